@@ -108,7 +108,9 @@ mod tests {
             .iter()
             .flat_map(|file| file.service.iter().map(move |s| format!("{}.{}", file.package(), s.name())))
             .collect();
-        for expected in ["murmur.api.v1.SourceService", "murmur.api.v1.SentimentService", "murmur.api.v1.InsightsService"] {
+        for expected in
+            ["murmur.api.v1.SourceService", "murmur.api.v1.SentimentService", "murmur.api.v1.InsightsService"]
+        {
             assert!(services.iter().any(|s| s == expected), "{expected} missing from {services:?}");
         }
     }

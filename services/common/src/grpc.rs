@@ -43,3 +43,17 @@ pub async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
 pub fn incoming(listener: TcpListener) -> TcpListenerStream {
     TcpListenerStream::new(listener)
 }
+
+/// Serves `router` on `listener` until `stop` is cancelled, then lets in-flight calls finish.
+pub async fn serve(
+    router: tonic::transport::server::Router,
+    listener: TcpListener,
+    stop: tokio_util::sync::CancellationToken,
+) -> anyhow::Result<()> {
+    let addr = listener.local_addr()?;
+    tracing::info!(grpc_addr = %addr, "grpc server listening");
+    router
+        .serve_with_incoming_shutdown(incoming(listener), async move { stop.cancelled().await })
+        .await
+        .map_err(|error| anyhow::anyhow!("grpc server on {addr} failed: {error}"))
+}

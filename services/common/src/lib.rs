@@ -7,7 +7,8 @@
 //! - [`admin`]: `/healthz`, `/readyz` and Prometheus `/metrics`;
 //! - [`grpc`]: `grpc.health.v1` and server reflection;
 //! - [`shutdown`]: SIGTERM/SIGINT handling with a grace period;
-//! - [`db`]: Postgres connection with a clear error when unreachable.
+//! - [`db`]: Postgres connection with a clear error when unreachable;
+//! - [`runtime`]: the supervisor that runs tasks and orders shutdown.
 
 pub mod admin;
 pub mod config;
@@ -16,6 +17,7 @@ pub mod grpc;
 pub mod health;
 pub mod kafka;
 pub mod metrics;
+pub mod runtime;
 pub mod shutdown;
 pub mod telemetry;
 

@@ -115,7 +115,11 @@ struct KafkaHeaderExtractor<'a>(&'a BorrowedHeaders);
 
 impl Extractor for KafkaHeaderExtractor<'_> {
     fn get(&self, key: &str) -> Option<&str> {
-        self.0.iter().find(|header| header.key == key).and_then(|header| header.value).and_then(|v| std::str::from_utf8(v).ok())
+        self.0
+            .iter()
+            .find(|header| header.key == key)
+            .and_then(|header| header.value)
+            .and_then(|v| std::str::from_utf8(v).ok())
     }
 
     fn keys(&self) -> Vec<&str> {

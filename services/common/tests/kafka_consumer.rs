@@ -85,7 +85,8 @@ fn start(
 ) -> (CancellationToken, tokio::task::JoinHandle<murmur_common::kafka::consumer::RunSummary>) {
     let deadletter = EventProducer::new(&kafka_args(), None).expect("producer");
     let consumer: BatchConsumer<RecordingHandler> =
-        BatchConsumer::new(&kafka_args(), settings(topic, group, deadletter_topic), deadletter, None).expect("consumer");
+        BatchConsumer::new(&kafka_args(), settings(topic, group, deadletter_topic), deadletter, None)
+            .expect("consumer");
     let stop = CancellationToken::new();
     let task = {
         let stop = stop.clone();
@@ -146,7 +147,12 @@ async fn undecodable_and_rejected_messages_are_dead_lettered_and_the_stream_cont
     let garbage = vec![0xff, 0xff, 0xff, 0xff];
     produce_raw(
         &topic,
-        &[post_record("good-1"), ("reddit:test".into(), garbage.clone()), post_record("reject-me"), post_record("good-2")],
+        &[
+            post_record("good-1"),
+            ("reddit:test".into(), garbage.clone()),
+            post_record("reject-me"),
+            post_record("good-2"),
+        ],
     )
     .await;
 

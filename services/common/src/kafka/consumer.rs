@@ -70,7 +70,10 @@ pub trait BatchHandler: Send + Sync {
 
     /// Makes the batch's effects durable (database commit, downstream produce acknowledged),
     /// or fails transiently. Must be idempotent: a batch can be delivered more than once.
-    fn handle(&self, batch: &[Envelope<Self::Event>]) -> impl Future<Output = Result<BatchOutcome, TransientError>> + Send;
+    fn handle(
+        &self,
+        batch: &[Envelope<Self::Event>],
+    ) -> impl Future<Output = Result<BatchOutcome, TransientError>> + Send;
 }
 
 /// Settings of one consumer.
@@ -314,7 +317,11 @@ impl<H: BatchHandler> BatchConsumer<H> {
         }
     }
 
-    async fn send_to_deadletter(&self, message: &OwnedMessage, reason: &str) -> Result<(), super::producer::ProduceError> {
+    async fn send_to_deadletter(
+        &self,
+        message: &OwnedMessage,
+        reason: &str,
+    ) -> Result<(), super::producer::ProduceError> {
         let mut dlq_headers = OwnedHeaders::new();
         if let Some(original) = message.headers() {
             for header in original.iter() {
@@ -345,7 +352,8 @@ impl<H: BatchHandler> BatchConsumer<H> {
         }
         let mut list = TopicPartitionList::new();
         for (partition, next_offset) in next_offsets {
-            if let Err(error) = list.add_partition_offset(&self.settings.topic, partition, Offset::Offset(next_offset)) {
+            if let Err(error) = list.add_partition_offset(&self.settings.topic, partition, Offset::Offset(next_offset))
+            {
                 tracing::error!(%error, partition, "cannot build offset list");
             }
         }

@@ -53,9 +53,10 @@ impl EventProducer {
             .set("linger.ms", args.kafka_linger_ms.to_string())
             .set("batch.size", args.kafka_batch_bytes.to_string())
             .set("message.timeout.ms", args.kafka_delivery_timeout_ms.to_string());
-        let producer: FutureProducer = config
-            .create()
-            .map_err(|error| ProduceError { topic: "(none)".into(), reason: format!("cannot create producer: {error}") })?;
+        let producer: FutureProducer = config.create().map_err(|error| ProduceError {
+            topic: "(none)".into(),
+            reason: format!("cannot create producer: {error}"),
+        })?;
         Ok(Self { producer, delivery_timeout: Duration::from_millis(args.kafka_delivery_timeout_ms.into()), metrics })
     }
 
@@ -71,20 +72,34 @@ impl EventProducer {
     }
 
     /// Produces an already-encoded event of type `E`; resolves once acknowledged.
-    pub async fn send_encoded<E: MessageName>(&self, topic: &str, message: OutgoingMessage) -> Result<(), ProduceError> {
+    pub async fn send_encoded<E: MessageName>(
+        &self,
+        topic: &str,
+        message: OutgoingMessage,
+    ) -> Result<(), ProduceError> {
         let record_headers = event_headers(E::FULL_NAME, &message.headers);
         self.send_raw(topic, &message.key, &message.payload, record_headers).await
     }
 
     /// Produces many encoded events of type `E` concurrently (librdkafka batches them) and
     /// resolves once every one is acknowledged; the first error is returned.
-    pub async fn send_all<E: MessageName>(&self, topic: &str, messages: Vec<OutgoingMessage>) -> Result<(), ProduceError> {
+    pub async fn send_all<E: MessageName>(
+        &self,
+        topic: &str,
+        messages: Vec<OutgoingMessage>,
+    ) -> Result<(), ProduceError> {
         let sends = messages.into_iter().map(|message| self.send_encoded::<E>(topic, message));
         join_all(sends).await.into_iter().collect()
     }
 
     /// Produces bytes with the given headers; resolves once acknowledged.
-    pub async fn send_raw(&self, topic: &str, key: &str, payload: &[u8], headers: OwnedHeaders) -> Result<(), ProduceError> {
+    pub async fn send_raw(
+        &self,
+        topic: &str,
+        key: &str,
+        payload: &[u8],
+        headers: OwnedHeaders,
+    ) -> Result<(), ProduceError> {
         let record = FutureRecord::to(topic).key(key).payload(payload).headers(headers);
         let outcome = self.producer.send(record, Timeout::After(self.delivery_timeout)).await;
         let labels = KafkaMetrics::topic(topic);

@@ -1,0 +1,70 @@
+//! The sentiment-scorer service: consumes `murmur.posts.raw.v1`, identifies each post's
+//! language, scores its sentiment and publishes `murmur.posts.scored.v1`; serves
+//! `SentimentService` for on-demand scoring.
+//!
+//! `main.rs` only parses the config and calls [`Application::build`] then
+//! [`Application::run_until_stopped`]; tests start the same application in-process on port 0.
+
+pub mod config;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use murmur_common::grpc::{bind, serve, standard_services};
+use murmur_common::kafka::admin::check_brokers;
+use murmur_common::kafka::client_config;
+use murmur_common::metrics::KafkaMetrics;
+use murmur_common::runtime::Supervisor;
+use murmur_common::Shutdown;
+use prometheus_client::registry::Registry;
+
+pub use config::Config;
+
+/// Name used in logs, traces and metrics.
+pub const SERVICE_NAME: &str = "sentiment-scorer";
+/// Default gRPC port.
+pub const DEFAULT_GRPC_PORT: u16 = 50052;
+/// Default admin HTTP port.
+pub const DEFAULT_ADMIN_PORT: u16 = 9102;
+
+/// A built, not yet running, scorer.
+pub struct Application {
+    supervisor: Supervisor,
+    grpc_addr: SocketAddr,
+}
+
+impl Application {
+    /// Checks the broker, binds the listeners and prepares the tasks.
+    pub async fn build(config: Config, shutdown: Shutdown) -> anyhow::Result<Self> {
+        let mut registry = Registry::default();
+        let _kafka_metrics = KafkaMetrics::register(&mut registry);
+        check_brokers(&client_config(&config.kafka), Duration::from_secs(10)).await?;
+
+        let standard = standard_services(&[])?;
+        let grpc_listener = bind(config.server.grpc_addr_or(DEFAULT_GRPC_PORT), "gRPC").await?;
+        let grpc_addr = grpc_listener.local_addr()?;
+        let admin_listener = bind(config.server.admin_addr_or(DEFAULT_ADMIN_PORT), "admin").await?;
+
+        let mut supervisor = Supervisor::new(shutdown.clone(), standard.health.clone(), admin_listener, registry);
+        let router = tonic::transport::Server::builder()
+            .add_service(standard.health_service)
+            .add_service(standard.reflection_service);
+        supervisor.spawn("grpc", serve(router, grpc_listener, shutdown.token()));
+        Ok(Self { supervisor, grpc_addr })
+    }
+
+    /// Where the gRPC server listens.
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.grpc_addr
+    }
+
+    /// Where the admin endpoint listens.
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.supervisor.admin_addr()
+    }
+
+    /// Runs until shutdown is requested, then drains within the grace period.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.supervisor.run().await
+    }
+}

@@ -1,0 +1,18 @@
+//! sentiment-scorer binary: config → telemetry → build → run until stopped.
+
+use clap::Parser;
+use murmur_common::{telemetry, Shutdown};
+use sentiment_scorer::{Application, Config, SERVICE_NAME};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = Config::parse();
+    let telemetry_guard = telemetry::init(SERVICE_NAME, &config.telemetry)?;
+    let shutdown = Shutdown::with_signals(config.server.grace_period);
+    let outcome = async { Application::build(config, shutdown).await?.run_until_stopped().await }.await;
+    if let Err(error) = &outcome {
+        tracing::error!(error = format!("{error:#}"), "sentiment-scorer failed");
+    }
+    telemetry_guard.shutdown();
+    outcome
+}

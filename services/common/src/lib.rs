@@ -20,6 +20,8 @@ pub mod metrics;
 pub mod runtime;
 pub mod shutdown;
 pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use health::Health;
 pub use shutdown::Shutdown;

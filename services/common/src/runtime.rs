@@ -58,12 +58,19 @@ impl Supervisor {
             tasks.into_iter().map(|(name, handle)| async move { (name, handle.await) }).collect();
         let mut first_error: Option<anyhow::Error> = None;
         tokio::select! {
+            biased;
             _ = shutdown.requested() => {}
             Some((name, outcome)) = running.next() => {
-                let error = task_error(name, outcome)
-                    .unwrap_or_else(|| anyhow::anyhow!("task {name} stopped before shutdown was requested"));
-                tracing::error!(task = name, error = format!("{error:#}"), "task stopped, shutting down");
-                first_error = Some(error);
+                // Tasks watch the same token, so one may finish in the very poll where shutdown
+                // fires: that is a normal stop, not an early one.
+                let stopped_early = !shutdown.is_triggered();
+                let error = task_error(name, outcome).or_else(|| {
+                    stopped_early.then(|| anyhow::anyhow!("task {name} stopped before shutdown was requested"))
+                });
+                if let Some(error) = error {
+                    tracing::error!(task = name, error = format!("{error:#}"), "task stopped, shutting down");
+                    first_error = Some(error);
+                }
             }
         }
 

@@ -1,7 +1,5 @@
 //! The at-least-once consumer against the real broker (run `scripts/stack up` first).
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -11,10 +9,10 @@ use murmur_common::kafka::consumer::{
     BatchConsumer, BatchHandler, BatchOutcome, ConsumerSettings, Envelope, Rejection, TransientError,
 };
 use murmur_common::kafka::producer::EventProducer;
+use murmur_common::testing::{fresh_topic, kafka_args, produce_raw, read_all, wait_until, ReadRecord};
 use murmur_proto::events::v1::Post;
 use murmur_proto::headers;
 use prost::Message;
-use support::{fresh_topic, kafka_args, produce_raw, read_all, wait_until};
 use tokio_util::sync::CancellationToken;
 
 /// Records every post id it sees; optionally fails transiently, rejects ids, or holds a batch.
@@ -167,7 +165,7 @@ async fn undecodable_and_rejected_messages_are_dead_lettered_and_the_stream_cont
 
     let dead = read_all(&deadletter_topic, 2, Duration::from_secs(20));
     assert_eq!(dead.len(), 2, "both bad messages must reach the dead-letter topic");
-    let header = |record: &support::ReadRecord, key: &str| {
+    let header = |record: &ReadRecord, key: &str| {
         record.headers.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()).unwrap_or_default()
     };
     let undecodable = dead.iter().find(|r| r.payload == garbage).expect("garbage payload kept as is");

@@ -1,10 +1,11 @@
-//! Test helpers: real broker settings, unique topics, producing and reading raw records.
+//! Test helpers for the real broker: settings from `KAFKA_BROKERS`, fresh topics, producing and
+//! reading raw records, polling waits. Enabled by the `testing` feature; never used at run time.
 
 use std::time::Duration;
 
-use murmur_common::config::KafkaArgs;
-use murmur_common::kafka::admin::ensure_topics;
-use murmur_common::kafka::client_config;
+use crate::config::KafkaArgs;
+use crate::kafka::admin::ensure_topics;
+use crate::kafka::client_config;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -46,8 +47,11 @@ pub async fn produce_raw(topic: &str, records: &[(String, Vec<u8>)]) {
 /// One record read back by [`read_all`].
 #[derive(Debug)]
 pub struct ReadRecord {
+    /// Message key.
     pub key: Option<String>,
+    /// Payload bytes.
     pub payload: Vec<u8>,
+    /// Headers, values decoded lossily.
     pub headers: Vec<(String, String)>,
 }
 

@@ -5,18 +5,32 @@
 //! `main.rs` only parses the config and calls [`Application::build`] then
 //! [`Application::run_until_stopped`]; tests start the same application in-process on port 0.
 
+pub mod api;
 pub mod config;
+pub mod eval;
+pub mod metrics;
+pub mod pipeline;
+pub mod scoring;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use murmur_common::grpc::{bind, serve, standard_services};
 use murmur_common::kafka::admin::check_brokers;
 use murmur_common::kafka::client_config;
+use murmur_common::kafka::consumer::{BatchConsumer, ConsumerSettings};
+use murmur_common::kafka::producer::EventProducer;
 use murmur_common::metrics::KafkaMetrics;
 use murmur_common::runtime::Supervisor;
 use murmur_common::Shutdown;
+use murmur_proto::api::v1::sentiment_service_server::SentimentServiceServer;
 use prometheus_client::registry::Registry;
+
+use crate::api::{ScoreLimits, SentimentApi};
+use crate::metrics::ScorerMetrics;
+use crate::pipeline::ScoringHandler;
+use crate::scoring::Scorer;
 
 pub use config::Config;
 
@@ -37,10 +51,26 @@ impl Application {
     /// Checks the broker, binds the listeners and prepares the tasks.
     pub async fn build(config: Config, shutdown: Shutdown) -> anyhow::Result<Self> {
         let mut registry = Registry::default();
-        let _kafka_metrics = KafkaMetrics::register(&mut registry);
+        let kafka_metrics = KafkaMetrics::register(&mut registry);
+        let scorer_metrics = ScorerMetrics::register(&mut registry);
         check_brokers(&client_config(&config.kafka), Duration::from_secs(10)).await?;
 
-        let standard = standard_services(&[])?;
+        let scorer = Arc::new(Scorer::new(config.max_text_bytes));
+        let producer = EventProducer::new(&config.kafka, Some(kafka_metrics.clone()))?;
+        let mut settings = ConsumerSettings::from_args(&config.input_topic, SERVICE_NAME, &config.consumer);
+        settings.deadletter_topic = config.deadletter_topic.clone();
+        let consumer: BatchConsumer<ScoringHandler> =
+            BatchConsumer::new(&config.kafka, settings, producer.clone(), Some(kafka_metrics))?;
+        let handler = ScoringHandler::new(
+            Arc::clone(&scorer),
+            producer.clone(),
+            config.output_topic.clone(),
+            scorer_metrics.clone(),
+        );
+        let limits = ScoreLimits { max_inputs: config.max_score_inputs, max_text_bytes: config.max_text_bytes };
+        let api = SentimentApi::new(scorer, limits, scorer_metrics);
+
+        let standard = standard_services(&["murmur.api.v1.SentimentService"])?;
         let grpc_listener = bind(config.server.grpc_addr_or(DEFAULT_GRPC_PORT), "gRPC").await?;
         let grpc_addr = grpc_listener.local_addr()?;
         let admin_listener = bind(config.server.admin_addr_or(DEFAULT_ADMIN_PORT), "admin").await?;
@@ -48,8 +78,15 @@ impl Application {
         let mut supervisor = Supervisor::new(shutdown.clone(), standard.health.clone(), admin_listener, registry);
         let router = tonic::transport::Server::builder()
             .add_service(standard.health_service)
-            .add_service(standard.reflection_service);
+            .add_service(standard.reflection_service)
+            .add_service(SentimentServiceServer::new(api));
         supervisor.spawn("grpc", serve(router, grpc_listener, shutdown.token()));
+        let stop = shutdown.token();
+        supervisor.spawn("consumer", async move {
+            consumer.run(&handler, stop).await?;
+            producer.flush(Duration::from_secs(5));
+            Ok(())
+        });
         Ok(Self { supervisor, grpc_addr })
     }
 

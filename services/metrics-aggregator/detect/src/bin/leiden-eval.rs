@@ -1,0 +1,247 @@
+//! Evaluation command for murmur's Leiden and interaction graph (prints figures; not a test).
+//!
+//! ```text
+//! leiden-eval lfr DIR                 NMI / modularity / connectivity / time on DIR/lfr_mu*.edges
+//! leiden-eval speed [EDGES]           static run and incremental update on a planted-partition graph
+//! leiden-eval memory [ACTORS EDGES]   bytes of the interaction graph and its CSR snapshot
+//! ```
+//!
+//! `scripts/leiden-eval` generates the LFR graphs, runs leidenalg on them and this command, and
+//! prints both side by side.
+
+use std::fs;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use murmur_detect::graph::{GraphConfig, InteractionGraph, InteractionKind};
+use murmur_detect::leiden::synthetic::PlantedPartition;
+use murmur_detect::leiden::{
+    count_disconnected_communities, normalized_mutual_information, CsrGraph, Leiden, LeidenConfig, WarmStart,
+};
+
+fn main() -> ExitCode {
+    let arguments: Vec<String> = std::env::args().skip(1).collect();
+    let result = match arguments.first().map(String::as_str) {
+        Some("lfr") => match arguments.get(1) {
+            Some(directory) => evaluate_lfr(Path::new(directory)),
+            None => Err("usage: leiden-eval lfr DIR".to_string()),
+        },
+        Some("speed") => parse_or(arguments.get(1), 1_000_000).and_then(evaluate_speed),
+        Some("memory") => parse_or(arguments.get(1), 1_000_000)
+            .and_then(|actors| parse_or(arguments.get(2), 10_000_000).map(|edges| (actors, edges)))
+            .and_then(|(actors, edges)| evaluate_memory(actors, edges)),
+        _ => Err("usage: leiden-eval lfr DIR | speed [EDGES] | memory [ACTORS EDGES]".to_string()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("leiden-eval: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn parse_or(argument: Option<&String>, default: usize) -> Result<usize, String> {
+    match argument {
+        Some(text) => text.replace('_', "").parse().map_err(|error| format!("bad number {text:?}: {error}")),
+        None => Ok(default),
+    }
+}
+
+fn read_numbers(path: &Path) -> Result<Vec<Vec<u32>>, String> {
+    let text = fs::read_to_string(path).map_err(|error| format!("{}: {error}", path.display()))?;
+    text.lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| {
+            line.split_whitespace()
+                .map(|field| field.parse::<u32>().map_err(|error| format!("{}: {field:?}: {error}", path.display())))
+                .collect()
+        })
+        .collect()
+}
+
+/// Seeds per LFR graph (figures are means over them).
+const LFR_SEEDS: u64 = 5;
+
+fn evaluate_lfr(directory: &Path) -> Result<(), String> {
+    let mut stems: Vec<String> = fs::read_dir(directory)
+        .map_err(|error| format!("{}: {error}", directory.display()))?
+        .filter_map(|entry| entry.ok())
+        .filter_map(|entry| entry.file_name().to_str().and_then(|name| name.strip_suffix(".edges")).map(String::from))
+        .collect();
+    stems.sort();
+    println!(
+        "mu\tnodes\tedges\tmurmur_modularity\tmurmur_nmi\tmurmur_cpu_seconds\t\
+         murmur_communities\tdisconnected\tedges_per_cpu_s"
+    );
+    for stem in stems {
+        let edge_rows = read_numbers(&directory.join(format!("{stem}.edges")))?;
+        let truth: Vec<u32> = read_numbers(&directory.join(format!("{stem}.truth")))?
+            .into_iter()
+            .filter_map(|row| row.first().copied())
+            .collect();
+        let edges: Vec<(u32, u32, f64)> =
+            edge_rows.iter().filter(|row| row.len() >= 2).map(|row| (row[0], row[1], 1.0)).collect();
+        let graph = CsrGraph::from_edges(truth.len(), &edges).map_err(|error| error.to_string())?;
+        // Several seeds: the figures are means (and the worst case for connectivity).
+        let mut modularity_sum = 0.0;
+        let mut nmi_sum = 0.0;
+        let mut seconds_sum = 0.0;
+        let mut community_count_sum = 0usize;
+        let mut disconnected_total = 0usize;
+        for seed in 1..=LFR_SEEDS {
+            let mut optimiser = Leiden::new(LeidenConfig { max_iterations: 100, seed, ..LeidenConfig::default() });
+            let (outcome, _, seconds) = timed(|| optimiser.run(&graph));
+            modularity_sum += outcome.quality;
+            nmi_sum += normalized_mutual_information(&outcome.membership, &truth);
+            seconds_sum += seconds;
+            community_count_sum += outcome.community_count;
+            disconnected_total += count_disconnected_communities(&graph, &outcome.membership);
+        }
+        let runs = LFR_SEEDS as f64;
+        let mu = stem.trim_start_matches("lfr_mu");
+        println!(
+            "{mu}\t{}\t{}\t{:.6}\t{:.4}\t{:.4}\t{:.1}\t{}\t{:.0}",
+            graph.node_count(),
+            graph.edge_count(),
+            modularity_sum / runs,
+            nmi_sum / runs,
+            seconds_sum / runs,
+            community_count_sum as f64 / runs,
+            disconnected_total,
+            graph.edge_count() as f64 * runs / seconds_sum,
+        );
+    }
+    Ok(())
+}
+
+fn evaluate_speed(edge_target: usize) -> Result<(), String> {
+    let average_degree = 20;
+    let node_count = (edge_target * 2 / average_degree).max(100);
+    let generator = PlantedPartition {
+        node_count,
+        community_count: (node_count / 200).max(2),
+        average_degree,
+        mixing: 0.3,
+        seed: 7,
+    };
+    let (mut edges, truth) = generator.generate();
+    let graph = CsrGraph::from_edges(node_count, &edges).map_err(|error| error.to_string())?;
+    let config = LeidenConfig::default();
+    let mut optimiser = Leiden::new(config.clone());
+    // Warm the buffers once, as a long-running service would have.
+    let _ = optimiser.run(&graph);
+    let (cold, static_seconds, static_cpu_seconds) = timed(|| optimiser.run(&graph));
+    println!(
+        "static: nodes={} edges={} wall_seconds={static_seconds:.4} cpu_seconds={static_cpu_seconds:.4} \
+         edges_per_cpu_s={:.0} modularity={:.4} nmi={:.4} iterations={} communities={} disconnected={}",
+        graph.node_count(),
+        graph.edge_count(),
+        graph.edge_count() as f64 / static_cpu_seconds,
+        cold.quality,
+        normalized_mutual_information(&cold.membership, &truth),
+        cold.iterations,
+        cold.community_count,
+        count_disconnected_communities(&graph, &cold.membership),
+    );
+
+    // A small batch: 1000 new edges (0.1 % of a 1M-edge graph) inside planted communities.
+    let community_count = generator.community_count as u32;
+    let mut touched = Vec::new();
+    for index in 0..1000u32 {
+        let source = (index * 7919) % node_count as u32;
+        let target = (source + community_count * (1 + index % 5)) % node_count as u32;
+        edges.push((source, target, 1.0));
+        touched.extend([source, target]);
+    }
+    let updated = CsrGraph::from_edges(node_count, &edges).map_err(|error| error.to_string())?;
+    let (recomputed, _, recompute_seconds) = timed(|| optimiser.run(&updated));
+    let warm_start = WarmStart { initial_membership: &cold.membership, touched_nodes: &touched };
+    let (incremental, _, incremental_seconds) = timed(|| optimiser.run_warm(&updated, &warm_start));
+    println!(
+        "incremental: new_edges=1000 recompute_cpu_seconds={recompute_seconds:.4} \
+         incremental_cpu_seconds={incremental_seconds:.4} \
+         speedup={:.1}x recompute_modularity={:.4} incremental_modularity={:.4} nmi_incremental_vs_previous={:.4} \
+         disconnected={}",
+        recompute_seconds / incremental_seconds,
+        recomputed.quality,
+        incremental.quality,
+        normalized_mutual_information(&incremental.membership, &cold.membership),
+        count_disconnected_communities(&updated, &incremental.membership),
+    );
+    Ok(())
+}
+
+fn evaluate_memory(actor_count: usize, edge_count: usize) -> Result<(), String> {
+    let config = GraphConfig::default();
+    let mut graph = InteractionGraph::with_capacity(config.clone(), actor_count, edge_count);
+    let generator = PlantedPartition {
+        node_count: actor_count,
+        community_count: (actor_count / 500).max(1),
+        average_degree: (2 * edge_count / actor_count.max(1)).max(2),
+        mixing: 0.3,
+        seed: 3,
+    };
+    let started = Instant::now();
+    let names: Vec<String> = (0..actor_count).map(|actor| format!("actor-{actor:08x}")).collect();
+    let ids: Vec<u32> = names.iter().map(|name| graph.actor(name, 0)).collect();
+    let (edges, _) = generator.generate();
+    let step_ms = config.window_ms / 2 / edges.len().max(1) as i64;
+    let mut rejected = 0usize;
+    for (index, &(source, target, _)) in edges.iter().enumerate() {
+        let time = index as i64 * step_ms;
+        if graph.add_interaction(ids[source as usize], ids[target as usize], InteractionKind::Reply, 1.0, time).is_err()
+        {
+            rejected += 1;
+        }
+    }
+    let fill_seconds = started.elapsed().as_secs_f64();
+    let interaction_count = edges.len();
+    drop(edges);
+    let graph_bytes = graph.memory_bytes();
+    let started = Instant::now();
+    let snapshot = graph.snapshot(config.window_ms / 2);
+    let snapshot_seconds = started.elapsed().as_secs_f64();
+    let csr_bytes = snapshot.graph.memory_bytes();
+    let mib = |bytes: usize| bytes as f64 / (1024.0 * 1024.0);
+    println!(
+        "memory: actors={} interactions={interaction_count} rejected={rejected} live_pairs={} \
+         fill_seconds={fill_seconds:.1} graph_bytes={graph_bytes} ({:.0} MiB, {:.1} bytes/pair) \
+         snapshot_seconds={snapshot_seconds:.2} csr_bytes={csr_bytes} \
+         ({:.0} MiB) peak_rss={}",
+        graph.live_actor_count(),
+        graph.pair_count(),
+        mib(graph_bytes),
+        graph_bytes as f64 / graph.pair_count().max(1) as f64,
+        mib(csr_bytes),
+        peak_resident_set().unwrap_or_else(|| "unknown".to_string()),
+    );
+    Ok(())
+}
+
+/// Seconds this thread has spent on a CPU (Linux schedstat), so figures taken on a busy shared
+/// machine are not inflated by time-slicing; falls back to 0 elsewhere.
+fn thread_cpu_seconds() -> f64 {
+    fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|text| text.split_whitespace().next().and_then(|field| field.parse::<f64>().ok()))
+        .map_or(0.0, |nanoseconds| nanoseconds / 1e9)
+}
+
+/// Wall and CPU seconds of `work`.
+fn timed<T>(work: impl FnOnce() -> T) -> (T, f64, f64) {
+    let cpu_started = thread_cpu_seconds();
+    let started = Instant::now();
+    let value = work();
+    (value, started.elapsed().as_secs_f64(), thread_cpu_seconds() - cpu_started)
+}
+
+/// Peak resident set size from /proc (Linux); None elsewhere.
+fn peak_resident_set() -> Option<String> {
+    let status = fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find(|line| line.starts_with("VmHWM"))
+        .map(|line| line.split_whitespace().skip(1).collect::<Vec<_>>().join(" "))
+}

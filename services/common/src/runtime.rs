@@ -105,3 +105,15 @@ fn task_error(name: &str, outcome: Result<anyhow::Result<()>, tokio::task::JoinE
         Err(join_error) => Some(anyhow::anyhow!("task {name} panicked or was cancelled: {join_error}")),
     }
 }
+
+/// Turns a binary's outcome into its exit code, printing the error's cause chain on one line
+/// (no backtrace: this is what users read).
+pub fn exit_code(outcome: anyhow::Result<()>) -> std::process::ExitCode {
+    match outcome {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -16,7 +16,8 @@ pub fn run(data: &Path, model: &str, language: Option<&str>) -> anyhow::Result<E
             Language::from_hint(code).ok_or_else(|| anyhow::anyhow!("unsupported language `{code}` (use en or fr)"))?,
         ),
     };
-    let rows = read_labelled_tsv(data).map_err(|error| anyhow::anyhow!("cannot read {}: {error}", data.display()))?;
+    // The error already names the file.
+    let rows = read_labelled_tsv(data).map_err(|error| anyhow::anyhow!("{error}"))?;
     if rows.is_empty() {
         anyhow::bail!("{} holds no labelled rows", data.display());
     }

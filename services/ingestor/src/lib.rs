@@ -2,10 +2,16 @@
 //! and pseudonymises every post, and publishes `Post` events on `murmur.posts.raw.v1`; serves
 //! `SourceService` to manage watches.
 //!
+//! Built so far: the watch store (Postgres, migrations at start-up) and `SourceService`
+//! watch management. The polling scheduler and publishing arrive with the rest of issue 4.
+//!
 //! `main.rs` only parses the config and calls [`Application::build`] then
 //! [`Application::run_until_stopped`]; tests start the same application in-process on port 0.
 
 pub mod config;
+
+pub mod api;
+pub mod store;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -17,7 +23,11 @@ use murmur_common::kafka::client_config;
 use murmur_common::metrics::KafkaMetrics;
 use murmur_common::runtime::Supervisor;
 use murmur_common::Shutdown;
+use murmur_proto::api::v1::source_service_server::SourceServiceServer;
 use prometheus_client::registry::Registry;
+
+use crate::api::SourceApi;
+use crate::store::{WatchStore, MIGRATOR};
 
 pub use config::Config;
 
@@ -40,9 +50,11 @@ impl Application {
         let mut registry = Registry::default();
         let _kafka_metrics = KafkaMetrics::register(&mut registry);
         check_brokers(&client_config(&config.kafka), Duration::from_secs(10)).await?;
-        let _pool = db::connect(&config.database, Duration::from_secs(10)).await?;
+        let pool = db::connect(&config.database, Duration::from_secs(10)).await?;
+        MIGRATOR.run(&pool).await.map_err(|error| anyhow::anyhow!("database migrations failed: {error}"))?;
+        let store = WatchStore::new(pool);
 
-        let standard = standard_services(&[])?;
+        let standard = standard_services(&["murmur.api.v1.SourceService"])?;
         let grpc_listener = bind(config.server.grpc_addr_or(DEFAULT_GRPC_PORT), "gRPC").await?;
         let grpc_addr = grpc_listener.local_addr()?;
         let admin_listener = bind(config.server.admin_addr_or(DEFAULT_ADMIN_PORT), "admin").await?;
@@ -50,7 +62,8 @@ impl Application {
         let mut supervisor = Supervisor::new(shutdown.clone(), standard.health.clone(), admin_listener, registry);
         let router = tonic::transport::Server::builder()
             .add_service(standard.health_service)
-            .add_service(standard.reflection_service);
+            .add_service(standard.reflection_service)
+            .add_service(SourceServiceServer::new(SourceApi::new(store)));
         supervisor.spawn("grpc", serve(router, grpc_listener, shutdown.token()));
         Ok(Self { supervisor, grpc_addr })
     }

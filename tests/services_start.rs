@@ -29,7 +29,7 @@ async fn reflection_call(channel: Channel, request: MessageRequest) -> MessageRe
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_service_serves_health_reflection_and_metrics_then_stops_on_sigterm() {
     for name in SERVICES {
-        let mut service = ServiceProcess::start(name, &[], &[]);
+        let mut service = ServiceProcess::start(name, &[], &[("MURMUR_DEV_MODE", "true")]);
         service.wait_ready(Duration::from_secs(60)).await;
 
         let channel = Channel::from_shared(format!("http://{}", service.grpc_addr))

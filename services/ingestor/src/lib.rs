@@ -2,8 +2,7 @@
 //! and pseudonymises every post, and publishes `Post` events on `murmur.posts.raw.v1`; serves
 //! `SourceService` to manage watches.
 //!
-//! Built so far: the watch store (Postgres, migrations at start-up) and `SourceService`
-//! watch management. The polling scheduler and publishing arrive with the rest of issue 4.
+//! Not built yet: `IngestPosts`, watches from a config file, the replay connector as a watch.
 //!
 //! `main.rs` only parses the config and calls [`Application::build`] then
 //! [`Application::run_until_stopped`]; tests start the same application in-process on port 0.
@@ -11,9 +10,13 @@
 pub mod config;
 
 pub mod api;
+pub mod metrics;
+pub mod scheduler;
+pub mod sources;
 pub mod store;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use murmur_common::db;
@@ -26,7 +29,14 @@ use murmur_common::Shutdown;
 use murmur_proto::api::v1::source_service_server::SourceServiceServer;
 use prometheus_client::registry::Registry;
 
+use murmur_common::kafka::producer::EventProducer;
+use murmur_connectors::schedule::{Backoff, PollIntervalPolicy};
+use murmur_connectors::{Normaliser, Pseudonymiser};
+
 use crate::api::SourceApi;
+use crate::metrics::IngestorMetrics;
+use crate::scheduler::{Scheduler, SchedulerSettings};
+use crate::sources::Sources;
 use crate::store::{WatchStore, MIGRATOR};
 
 pub use config::Config;
@@ -48,11 +58,34 @@ impl Application {
     /// Checks the broker and the database, binds the listeners and prepares the tasks.
     pub async fn build(config: Config, shutdown: Shutdown) -> anyhow::Result<Self> {
         let mut registry = Registry::default();
-        let _kafka_metrics = KafkaMetrics::register(&mut registry);
+        let kafka_metrics = KafkaMetrics::register(&mut registry);
+        let ingestor_metrics = IngestorMetrics::register(&mut registry);
+        let pseudonymiser = pseudonymiser(&config)?;
         check_brokers(&client_config(&config.kafka), Duration::from_secs(10)).await?;
         let pool = db::connect(&config.database, Duration::from_secs(10)).await?;
         MIGRATOR.run(&pool).await.map_err(|error| anyhow::anyhow!("database migrations failed: {error}"))?;
         let store = WatchStore::new(pool);
+        let sources = Arc::new(Sources::new(&config.platforms, Normaliser::new(pseudonymiser))?);
+        let producer = EventProducer::new(&config.kafka, Some(kafka_metrics))?;
+        let settings = SchedulerSettings {
+            max_concurrent_polls: config.max_concurrent_polls,
+            refresh_interval: config.watch_refresh,
+            policy: PollIntervalPolicy {
+                min: config.min_poll_interval,
+                max: config.max_poll_interval,
+                ..PollIntervalPolicy::default()
+            },
+            backoff: Backoff::default(),
+            recent_ids: 10_000,
+        };
+        let scheduler = Scheduler::new(
+            store.clone(),
+            sources,
+            producer.clone(),
+            config.output_topic.clone(),
+            settings,
+            ingestor_metrics,
+        );
 
         let standard = standard_services(&["murmur.api.v1.SourceService"])?;
         let grpc_listener = bind(config.server.grpc_addr_or(DEFAULT_GRPC_PORT), "gRPC").await?;
@@ -65,6 +98,12 @@ impl Application {
             .add_service(standard.reflection_service)
             .add_service(SourceServiceServer::new(SourceApi::new(store)));
         supervisor.spawn("grpc", serve(router, grpc_listener, shutdown.token()));
+        let stop = shutdown.token();
+        supervisor.spawn("scheduler", async move {
+            scheduler.run(stop).await?;
+            producer.flush(Duration::from_secs(5));
+            Ok(())
+        });
         Ok(Self { supervisor, grpc_addr })
     }
 
@@ -81,5 +120,51 @@ impl Application {
     /// Runs until shutdown is requested, then drains within the grace period.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         self.supervisor.run().await
+    }
+}
+
+/// The pseudonymiser from the configured key; the public dev key only in dev mode.
+fn pseudonymiser(config: &Config) -> anyhow::Result<Pseudonymiser> {
+    let key = match (&config.hmac_key, &config.hmac_key_file) {
+        (Some(key), _) => Some(key.clone()),
+        (None, Some(path)) => Some(
+            std::fs::read_to_string(path)
+                .map_err(|error| anyhow::anyhow!("cannot read the HMAC key file {}: {error}", path.display()))?
+                .trim_end_matches(['\n', '\r'])
+                .to_string(),
+        ),
+        (None, None) => None,
+    };
+    match key {
+        Some(key) => Pseudonymiser::new(key.as_bytes()).map_err(|error| anyhow::anyhow!("invalid HMAC key: {error}")),
+        None if config.dev_mode => {
+            tracing::warn!("dev mode: authors are pseudonymised with the PUBLIC dev key; never use this in production");
+            Ok(Pseudonymiser::dev())
+        }
+        None => anyhow::bail!(
+            "no HMAC key: set MURMUR_HMAC_KEY or MURMUR_HMAC_KEY_FILE (16+ random bytes), \
+             or MURMUR_DEV_MODE=true for local development"
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[test]
+    fn the_ingestor_refuses_to_run_without_a_key_outside_dev_mode() {
+        let no_key = Config::parse_from(["ingestor"]);
+        let error = pseudonymiser(&no_key).expect_err("no key must be refused");
+        assert!(error.to_string().contains("MURMUR_HMAC_KEY"), "{error}");
+        let short = Config::parse_from(["ingestor", "--hmac-key=short"]);
+        assert!(pseudonymiser(&short).is_err(), "a short key must be refused");
+        let dev = Config::parse_from(["ingestor", "--dev-mode"]);
+        assert!(pseudonymiser(&dev).expect("dev key").is_dev_mode());
+        let real = Config::parse_from(["ingestor", "--hmac-key=0123456789abcdef0123"]);
+        assert!(!pseudonymiser(&real).expect("real key").is_dev_mode());
+        assert!(!format!("{real:?}").contains("0123456789abcdef0123"), "the key must not appear in Debug");
     }
 }

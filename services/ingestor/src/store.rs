@@ -145,3 +145,66 @@ impl WatchStore {
         .await
     }
 }
+
+/// What one poll did, for [`WatchStore::record_poll`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct PollRecord {
+    /// The poll fetched and published without error.
+    pub succeeded: bool,
+    /// The error, when it failed (fully or after some pages).
+    pub error: Option<String>,
+    /// Posts published by this poll.
+    pub posts_published: i64,
+    /// When the next poll is planned.
+    pub next_poll_at: DateTime<Utc>,
+    /// Rate-limit state after the poll.
+    pub rate_limit_remaining: Option<i64>,
+    /// When the rate-limit window resets.
+    pub rate_limit_reset_at: Option<DateTime<Utc>>,
+    /// Failures in a row, this one included.
+    pub consecutive_failures: i32,
+}
+
+impl WatchStore {
+    /// Enabled watches, in id order.
+    pub async fn enabled(&self) -> Result<Vec<WatchRow>, sqlx::Error> {
+        sqlx::query_as::<_, WatchRow>(
+            "select id, platform, target, instance, poll_interval_ms, enabled, created_at from watches
+             where enabled order by id",
+        )
+        .fetch_all(&self.pool)
+        .await
+    }
+
+    /// Records a poll in the watch's status (counters accumulate, the rest is replaced).
+    pub async fn record_poll(&self, watch_id: i64, poll: &PollRecord) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "insert into source_status (watch_id, last_poll_at, last_success_at, last_error, last_error_at,
+                 next_poll_at, rate_limit_remaining, rate_limit_reset_at, posts_published, errors, consecutive_failures)
+             values ($1, now(), case when $2 then now() end, $3, case when $3 is not null then now() end,
+                 $4, $5, $6, $7, case when $3 is not null then 1 else 0 end, $8)
+             on conflict (watch_id) do update set
+                 last_poll_at = now(),
+                 last_success_at = coalesce(excluded.last_success_at, source_status.last_success_at),
+                 last_error = coalesce(excluded.last_error, source_status.last_error),
+                 last_error_at = coalesce(excluded.last_error_at, source_status.last_error_at),
+                 next_poll_at = excluded.next_poll_at,
+                 rate_limit_remaining = excluded.rate_limit_remaining,
+                 rate_limit_reset_at = excluded.rate_limit_reset_at,
+                 posts_published = source_status.posts_published + excluded.posts_published,
+                 errors = source_status.errors + excluded.errors,
+                 consecutive_failures = excluded.consecutive_failures",
+        )
+        .bind(watch_id)
+        .bind(poll.succeeded)
+        .bind(&poll.error)
+        .bind(poll.next_poll_at)
+        .bind(poll.rate_limit_remaining)
+        .bind(poll.rate_limit_reset_at)
+        .bind(poll.posts_published)
+        .bind(poll.consecutive_failures)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}

@@ -44,6 +44,7 @@ async fn watches_are_created_idempotently_validated_paged_and_deleted() {
         "--admin-addr=127.0.0.1:0",
         &format!("--kafka-brokers={brokers}"),
         &format!("--database-url={database_url}"),
+        "--dev-mode",
     ]);
     let shutdown = Shutdown::new(Duration::from_secs(10));
     let app = Application::build(config, shutdown.clone()).await.expect("ingestor builds and migrates");

@@ -62,6 +62,15 @@ pub mod headers {
     pub const DLQ_CONSUMER_GROUP: &str = "murmur-dlq-consumer-group";
 }
 
+/// The Kafka key of a post: `platform:channel` (e.g. `reddit:rust`), so one channel's posts stay
+/// in one partition, in order.
+pub fn partition_key(post: &events::v1::Post) -> String {
+    let platform = events::v1::Platform::try_from(post.platform)
+        .map(|platform| platform.as_str_name().trim_start_matches("PLATFORM_").to_ascii_lowercase())
+        .unwrap_or_else(|_| "unknown".into());
+    format!("{platform}:{}", post.channel)
+}
+
 /// Fully-qualified protobuf names, used in the message-type header.
 pub trait MessageName {
     /// e.g. `murmur.events.v1.Post`.
@@ -98,6 +107,17 @@ mod tests {
         let decoded = ScoredPost::decode(bytes.as_slice()).expect("decodes");
         assert_eq!(decoded.post.as_ref(), Some(&post));
         assert_eq!(decoded.language, "en");
+    }
+
+    #[test]
+    fn posts_are_keyed_by_platform_and_channel() {
+        let post = Post {
+            platform: super::events::v1::Platform::Mastodon as i32,
+            channel: "m.s/#rstats".into(),
+            ..Default::default()
+        };
+        assert_eq!(super::partition_key(&post), "mastodon:m.s/#rstats");
+        assert_eq!(super::partition_key(&Post { platform: 99, ..Default::default() }), "unknown:");
     }
 
     #[test]

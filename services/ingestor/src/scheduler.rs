@@ -17,7 +17,8 @@ use chrono::Utc;
 use murmur_common::kafka::producer::{EventProducer, OutgoingMessage};
 use murmur_connectors::schedule::{next_poll_at, respect_rate_limit, wait_after_error, Backoff, PollIntervalPolicy};
 use murmur_connectors::{Connector, ConnectorError, Cursor, PollOutcome};
-use murmur_proto::events::v1::{Platform, Post};
+use murmur_proto::events::v1::Post;
+use murmur_proto::partition_key;
 use prost::Message;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -261,14 +262,6 @@ fn failure_record(error: String, failures: u32, wait: Duration) -> PollRecord {
     }
 }
 
-/// `platform:channel`, the key that keeps a channel's posts in order.
-pub fn partition_key(post: &Post) -> String {
-    let platform = Platform::try_from(post.platform)
-        .map(|platform| platform.as_str_name().trim_start_matches("PLATFORM_").to_ascii_lowercase())
-        .unwrap_or_else(|_| "unknown".into());
-    format!("{platform}:{}", post.channel)
-}
-
 /// The last `capacity` post ids, in insertion order.
 pub struct RecentIds {
     capacity: usize,
@@ -315,15 +308,5 @@ mod tests {
         recent.insert("c");
         assert!(!recent.contains("a"), "oldest evicted");
         assert!(recent.contains("b") && recent.contains("c"));
-    }
-
-    #[test]
-    fn keys_keep_a_channel_together() {
-        let post = Post {
-            platform: Platform::Mastodon as i32,
-            channel: "mastodon.social/#rstats".into(),
-            ..Default::default()
-        };
-        assert_eq!(partition_key(&post), "mastodon:mastodon.social/#rstats");
     }
 }

@@ -7,6 +7,7 @@ use std::time::Instant;
 use murmur_common::kafka::consumer::{BatchHandler, BatchOutcome, Envelope, Rejection, TransientError};
 use murmur_common::kafka::producer::{EventProducer, OutgoingMessage};
 use murmur_proto::events::v1::{Post, ScoredPost};
+use murmur_proto::partition_key;
 use prost::Message;
 
 use crate::metrics::ScorerMetrics;
@@ -57,12 +58,4 @@ impl BatchHandler for ScoringHandler {
         self.metrics.scoring_seconds.observe(started.elapsed().as_secs_f64());
         Ok(outcome)
     }
-}
-
-/// `platform:channel`, the key that keeps a channel's posts in order.
-pub fn partition_key(post: &Post) -> String {
-    let platform = murmur_proto::events::v1::Platform::try_from(post.platform)
-        .map(|platform| platform.as_str_name().trim_start_matches("PLATFORM_").to_ascii_lowercase())
-        .unwrap_or_else(|_| "unknown".into());
-    format!("{platform}:{}", post.channel)
 }

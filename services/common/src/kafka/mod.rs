@@ -17,9 +17,6 @@ use rdkafka::ClientConfig;
 
 use crate::config::KafkaArgs;
 
-/// librdkafka settings that are secrets: their values never appear in logs or errors.
-const SECRET_KEYS: &[&str] = &["sasl.password", "sasl.oauthbearer.client.secret", "ssl.key.password"];
-
 /// A base client configuration from the shared settings (brokers and pass-through options).
 pub fn client_config(args: &KafkaArgs) -> ClientConfig {
     let mut config = ClientConfig::new();
@@ -28,18 +25,4 @@ pub fn client_config(args: &KafkaArgs) -> ClientConfig {
         config.set(key, value);
     }
     config
-}
-
-/// The pass-through option keys, with secret values masked, for start-up logs.
-pub fn describe_options(args: &KafkaArgs) -> Vec<String> {
-    args.kafka_options
-        .iter()
-        .map(|(key, value)| {
-            if SECRET_KEYS.contains(&key.as_str()) || key.contains("password") || key.contains("secret") {
-                format!("{key}=***")
-            } else {
-                format!("{key}={value}")
-            }
-        })
-        .collect()
 }

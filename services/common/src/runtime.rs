@@ -117,3 +117,28 @@ pub fn exit_code(outcome: anyhow::Result<()>) -> std::process::ExitCode {
         }
     }
 }
+
+/// Binds a service's gRPC and admin listeners (from `server`, else the default ports), serves
+/// `grpc.health.v1`, reflection and the service's own APIs (added by `add_apis`; their names in
+/// `grpc_service_names` get health statuses), and returns the supervisor, not ready yet, with the
+/// bound gRPC address. The metrics `registry` must be complete: it is frozen here.
+pub async fn start_service(
+    server: &crate::config::ServerArgs,
+    default_ports: (u16, u16),
+    grpc_service_names: &[&str],
+    registry: Registry,
+    shutdown: &Shutdown,
+    add_apis: impl FnOnce(tonic::transport::server::Router) -> tonic::transport::server::Router,
+) -> anyhow::Result<(Supervisor, SocketAddr)> {
+    let (default_grpc_port, default_admin_port) = default_ports;
+    let standard = crate::grpc::standard_services(grpc_service_names)?;
+    let grpc_listener = crate::grpc::bind(server.grpc_addr_or(default_grpc_port), "gRPC").await?;
+    let grpc_addr = grpc_listener.local_addr()?;
+    let admin_listener = crate::grpc::bind(server.admin_addr_or(default_admin_port), "admin").await?;
+    let mut supervisor = Supervisor::new(shutdown.clone(), standard.health, admin_listener, registry);
+    let router = tonic::transport::Server::builder()
+        .add_service(standard.health_service)
+        .add_service(standard.reflection_service);
+    supervisor.spawn("grpc", crate::grpc::serve(add_apis(router), grpc_listener, shutdown.token()));
+    Ok((supervisor, grpc_addr))
+}

@@ -20,11 +20,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use murmur_common::db;
-use murmur_common::grpc::{bind, serve, standard_services};
 use murmur_common::kafka::admin::check_brokers;
 use murmur_common::kafka::client_config;
 use murmur_common::metrics::KafkaMetrics;
-use murmur_common::runtime::Supervisor;
+use murmur_common::runtime::{start_service, Supervisor};
 use murmur_common::Shutdown;
 use murmur_proto::api::v1::source_service_server::SourceServiceServer;
 use prometheus_client::registry::Registry;
@@ -87,17 +86,13 @@ impl Application {
             ingestor_metrics,
         );
 
-        let standard = standard_services(&["murmur.api.v1.SourceService"])?;
-        let grpc_listener = bind(config.server.grpc_addr_or(DEFAULT_GRPC_PORT), "gRPC").await?;
-        let grpc_addr = grpc_listener.local_addr()?;
-        let admin_listener = bind(config.server.admin_addr_or(DEFAULT_ADMIN_PORT), "admin").await?;
-
-        let mut supervisor = Supervisor::new(shutdown.clone(), standard.health.clone(), admin_listener, registry);
-        let router = tonic::transport::Server::builder()
-            .add_service(standard.health_service)
-            .add_service(standard.reflection_service)
-            .add_service(SourceServiceServer::new(SourceApi::new(store)));
-        supervisor.spawn("grpc", serve(router, grpc_listener, shutdown.token()));
+        let ports = (DEFAULT_GRPC_PORT, DEFAULT_ADMIN_PORT);
+        let api = SourceApi::new(store);
+        let (mut supervisor, grpc_addr) =
+            start_service(&config.server, ports, &["murmur.api.v1.SourceService"], registry, &shutdown, |router| {
+                router.add_service(SourceServiceServer::new(api))
+            })
+            .await?;
         let stop = shutdown.token();
         supervisor.spawn("scheduler", async move {
             scheduler.run(stop).await?;

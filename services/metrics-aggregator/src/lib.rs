@@ -11,11 +11,10 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use murmur_common::db;
-use murmur_common::grpc::{bind, serve, standard_services};
 use murmur_common::kafka::admin::check_brokers;
 use murmur_common::kafka::client_config;
 use murmur_common::metrics::KafkaMetrics;
-use murmur_common::runtime::Supervisor;
+use murmur_common::runtime::{start_service, Supervisor};
 use murmur_common::Shutdown;
 use prometheus_client::registry::Registry;
 
@@ -42,16 +41,9 @@ impl Application {
         check_brokers(&client_config(&config.kafka), Duration::from_secs(10)).await?;
         let _pool = db::connect(&config.database, Duration::from_secs(10)).await?;
 
-        let standard = standard_services(&[])?;
-        let grpc_listener = bind(config.server.grpc_addr_or(DEFAULT_GRPC_PORT), "gRPC").await?;
-        let grpc_addr = grpc_listener.local_addr()?;
-        let admin_listener = bind(config.server.admin_addr_or(DEFAULT_ADMIN_PORT), "admin").await?;
-
-        let mut supervisor = Supervisor::new(shutdown.clone(), standard.health.clone(), admin_listener, registry);
-        let router = tonic::transport::Server::builder()
-            .add_service(standard.health_service)
-            .add_service(standard.reflection_service);
-        supervisor.spawn("grpc", serve(router, grpc_listener, shutdown.token()));
+        let ports = (DEFAULT_GRPC_PORT, DEFAULT_ADMIN_PORT);
+        let (supervisor, grpc_addr) =
+            start_service(&config.server, ports, &[], registry, &shutdown, |router| router).await?;
         Ok(Self { supervisor, grpc_addr })
     }
 

@@ -16,13 +16,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use murmur_common::grpc::{bind, serve, standard_services};
 use murmur_common::kafka::admin::check_brokers;
 use murmur_common::kafka::client_config;
 use murmur_common::kafka::consumer::{BatchConsumer, ConsumerSettings};
 use murmur_common::kafka::producer::EventProducer;
 use murmur_common::metrics::KafkaMetrics;
-use murmur_common::runtime::Supervisor;
+use murmur_common::runtime::{start_service, Supervisor};
 use murmur_common::Shutdown;
 use murmur_proto::api::v1::sentiment_service_server::SentimentServiceServer;
 use prometheus_client::registry::Registry;
@@ -70,17 +69,12 @@ impl Application {
         let limits = ScoreLimits { max_inputs: config.max_score_inputs, max_text_bytes: config.max_text_bytes };
         let api = SentimentApi::new(scorer, limits, scorer_metrics);
 
-        let standard = standard_services(&["murmur.api.v1.SentimentService"])?;
-        let grpc_listener = bind(config.server.grpc_addr_or(DEFAULT_GRPC_PORT), "gRPC").await?;
-        let grpc_addr = grpc_listener.local_addr()?;
-        let admin_listener = bind(config.server.admin_addr_or(DEFAULT_ADMIN_PORT), "admin").await?;
-
-        let mut supervisor = Supervisor::new(shutdown.clone(), standard.health.clone(), admin_listener, registry);
-        let router = tonic::transport::Server::builder()
-            .add_service(standard.health_service)
-            .add_service(standard.reflection_service)
-            .add_service(SentimentServiceServer::new(api));
-        supervisor.spawn("grpc", serve(router, grpc_listener, shutdown.token()));
+        let ports = (DEFAULT_GRPC_PORT, DEFAULT_ADMIN_PORT);
+        let (mut supervisor, grpc_addr) =
+            start_service(&config.server, ports, &["murmur.api.v1.SentimentService"], registry, &shutdown, |router| {
+                router.add_service(SentimentServiceServer::new(api))
+            })
+            .await?;
         let stop = shutdown.token();
         supervisor.spawn("consumer", async move {
             consumer.run(&handler, stop).await?;

@@ -122,7 +122,8 @@ pub fn parse_duration(raw: &str) -> Result<Duration, String> {
         "ms" => value / 1_000.0,
         "m" => value * 60.0,
         "h" => value * 3_600.0,
-        other => return Err(format!("unknown duration unit `{other}` in `{raw}` (use ms, s, m or h)")),
+        "d" => value * 86_400.0,
+        other => return Err(format!("unknown duration unit `{other}` in `{raw}` (use ms, s, m, h or d)")),
     };
     if !seconds.is_finite() || seconds < 0.0 {
         return Err(format!("invalid duration `{raw}`"));
@@ -138,6 +139,7 @@ mod tests {
     fn durations_parse_with_units() {
         assert_eq!(parse_duration("30s").unwrap(), Duration::from_secs(30));
         assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("7d").unwrap(), Duration::from_secs(7 * 86_400));
         assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
         assert_eq!(parse_duration("1.5h").unwrap(), Duration::from_secs(5_400));
         assert_eq!(parse_duration("7").unwrap(), Duration::from_secs(7));

@@ -36,7 +36,7 @@ use crate::api::SourceApi;
 use crate::metrics::IngestorMetrics;
 use crate::scheduler::{Scheduler, SchedulerSettings};
 use crate::sources::Sources;
-use crate::store::{WatchStore, MIGRATOR};
+use crate::store::{migrator, WatchStore};
 
 pub use config::Config;
 
@@ -62,7 +62,7 @@ impl Application {
         let pseudonymiser = pseudonymiser(&config)?;
         check_brokers(&client_config(&config.kafka), Duration::from_secs(10)).await?;
         let pool = db::connect(&config.database, Duration::from_secs(10)).await?;
-        MIGRATOR.run(&pool).await.map_err(|error| anyhow::anyhow!("database migrations failed: {error}"))?;
+        migrator().run(&pool).await.map_err(|error| anyhow::anyhow!("database migrations failed: {error}"))?;
         let store = WatchStore::new(pool);
         let sources = Arc::new(Sources::new(&config.platforms, Normaliser::new(pseudonymiser))?);
         let producer = EventProducer::new(&config.kafka, Some(kafka_metrics))?;

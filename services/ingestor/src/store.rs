@@ -4,8 +4,13 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
-/// Embedded migrations, run at start-up.
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+/// Embedded migrations, run at start-up. The aggregator keeps its own migrations in the same
+/// database, so versions applied by the other service are not an error.
+pub fn migrator() -> sqlx::migrate::Migrator {
+    let mut migrator = sqlx::migrate!("./migrations");
+    migrator.set_ignore_missing(true);
+    migrator
+}
 
 /// A validated watch to create.
 #[derive(Debug, Clone, PartialEq, Eq)]

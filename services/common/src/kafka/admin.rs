@@ -49,6 +49,32 @@ pub async fn check_brokers(config: &ClientConfig, timeout: Duration) -> Result<u
     Ok(count)
 }
 
+/// Partition ids of `topic` (empty when the topic does not exist yet).
+pub async fn topic_partitions(
+    config: &ClientConfig,
+    topic: &str,
+    timeout: Duration,
+) -> Result<Vec<i32>, KafkaSetupError> {
+    let brokers = config.get("bootstrap.servers").unwrap_or_default().to_string();
+    let config = config.clone();
+    let topic = topic.to_string();
+    let unreachable = |reason: String| KafkaSetupError::Unreachable { brokers: brokers.clone(), reason };
+    let outcome = tokio::task::spawn_blocking(move || {
+        let consumer: BaseConsumer = config.create().map_err(|error| error.to_string())?;
+        let metadata = consumer.fetch_metadata(Some(&topic), timeout).map_err(|error| error.to_string())?;
+        Ok::<Vec<i32>, String>(
+            metadata
+                .topics()
+                .iter()
+                .flat_map(|topic| topic.partitions().iter().map(|partition| partition.id()))
+                .collect(),
+        )
+    })
+    .await
+    .map_err(|error| unreachable(error.to_string()))?;
+    outcome.map_err(unreachable)
+}
+
 /// Creates the topics that do not exist yet (existing ones are left as they are).
 pub async fn ensure_topics(
     config: &ClientConfig,

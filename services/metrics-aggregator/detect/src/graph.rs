@@ -37,6 +37,7 @@ use crate::types::{ActorId, CommunityId, TimestampMs};
 
 /// What an interaction is; each kind has its own weight multiplier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum InteractionKind {
     /// `src` replied to a post of `dst`.
     Reply,
@@ -48,6 +49,7 @@ pub enum InteractionKind {
 
 /// Decay, window and per-kind weights of the graph.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct GraphConfig {
     /// Time after which an interaction counts half (must be positive).
     pub half_life_ms: i64,
@@ -109,6 +111,7 @@ pub enum InteractionRejected {
 /// Fast non-cryptographic hasher for integer keys (FxHash's multiply-rotate); the keys are ours
 /// (dense ids), so HashDoS is not a concern.
 #[derive(Debug, Default, Clone, Copy)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct IntegerHasher {
     hash: u64,
 }
@@ -134,6 +137,7 @@ type IntegerMap<K, V> = HashMap<K, V, BuildHasherDefault<IntegerHasher>>;
 
 /// Maps pseudonymous actor strings to dense [`ActorId`]s (in order of first appearance) and back.
 #[derive(Debug, Default, Clone)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ActorInterner {
     id_of_name: HashMap<Box<str>, ActorId>,
     name_of_id: Vec<Option<Box<str>>>,
@@ -192,6 +196,7 @@ impl ActorInterner {
 
 /// One live pair `{low, high}` (`low < high`).
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 struct PairRecord {
     low: ActorId,
     high: ActorId,
@@ -208,6 +213,7 @@ const FREE_SLOT: ActorId = ActorId::MAX;
 
 /// Per-actor state.
 #[derive(Debug, Clone, Copy, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 struct ActorState {
     last_seen: TimestampMs,
     /// Distinct actors with at least one interaction towards this one in a live pair.
@@ -220,6 +226,7 @@ struct ActorState {
 
 /// The windowed, decayed interaction graph.
 #[derive(Debug, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct InteractionGraph {
     config: GraphConfig,
     interner: ActorInterner,

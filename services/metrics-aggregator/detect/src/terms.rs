@@ -23,6 +23,7 @@ use unicode_normalization::UnicodeNormalization;
 /// Language of a post, used to pick stop-words. `Unknown` applies the union of every list, which is the
 /// safe choice for mixed EN/FR streams (a French stop-word is never a useful English term and vice versa).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Language {
     /// English stop-words.
     English,

@@ -34,6 +34,7 @@ use crate::types::{ActorId, CommunityId};
 
 /// Thresholds of the tracker.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct TrackerConfig {
     /// Minimum Jaccard similarity for a current community to continue a previous one.
     pub match_threshold: f64,
@@ -143,6 +144,7 @@ pub enum TrackingError {
 
 /// Tracks communities across snapshots.
 #[derive(Debug, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct CommunityTracker {
     config: TrackerConfig,
     next_id: CommunityId,

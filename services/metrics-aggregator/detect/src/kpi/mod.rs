@@ -121,6 +121,7 @@ impl Default for KpiConfig {
 
 /// What the KPIs need from the previous window (build it with [`PreviousWindow::from_window`]).
 #[derive(Debug, Clone, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct PreviousWindow {
     /// Partition of W−1 (same stable community ids as the tracker's).
     pub membership: HashMap<ActorId, CommunityId>,

@@ -13,6 +13,7 @@
 
 /// Quadrant of the keyword emergence map; same values as the proto's `SignalClass`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum SignalClass {
     /// Low visibility, high growth.
     Weak,
@@ -38,6 +39,7 @@ impl SignalClass {
 
 /// Thresholds of the emergence map.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct QuadrantThresholds {
     /// Share of posts at or above which a term is visible (default 0.01 = 1% of the bucket's posts).
     pub high_visibility_share: f64,

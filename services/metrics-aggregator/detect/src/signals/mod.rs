@@ -47,6 +47,7 @@ use crate::types::{ActorId, CommunityId, TimestampMs};
 
 /// Settings of the weak-signal detector. Defaults suit hourly buckets.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct SignalConfig {
     /// Half-life of the EWMA/EWMVar baseline, in buckets (default 24: one day of hourly buckets).
     pub half_life_buckets: f64,
@@ -136,6 +137,7 @@ pub struct SignalObservation<'a> {
 /// A term's assessment in one bucket with everything needed to explain it (mirrors the proto's
 /// `WeakSignal`).
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct TermSignal {
     /// The term (`#tag` or a normalised n-gram).
     pub term: String,
@@ -193,6 +195,7 @@ pub struct BucketSignals {
 }
 
 #[derive(Debug, Clone)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 struct TrackedTerm {
     first_seen: TimestampMs,
     baseline: MovingBaseline,
@@ -216,6 +219,7 @@ struct TrackedTerm {
 /// The weak-signal detector state. Feed posts with [`SignalDetector::observe`], close each bucket (empty
 /// ones too, so baselines see the silence) with [`SignalDetector::close_bucket`].
 #[derive(Debug, Clone)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct SignalDetector {
     config: SignalConfig,
     alpha: f64,
@@ -371,6 +375,12 @@ impl SignalDetector {
     /// latent/fading class. `None` when the term is not tracked or no bucket closed since its promotion.
     pub fn explain(&self, term: &str) -> Option<&TermSignal> {
         self.tracked.get(term).and_then(|tracked| tracked.last_assessment.as_ref())
+    }
+
+    /// The latest assessment of every tracked term (fired or not), e.g. to store each term's per-bucket
+    /// counts after [`SignalDetector::close_bucket`]; terms are in no particular order.
+    pub fn assessments(&self) -> impl Iterator<Item = &TermSignal> + '_ {
+        self.tracked.values().filter_map(|tracked| tracked.last_assessment.as_ref())
     }
 
     /// Approximate bytes held by the state (sketch, tracked terms with their sets, channel names).

@@ -47,6 +47,7 @@ fn column(hash: u64, row: usize, width: usize) -> usize {
 
 /// Count-min sketch with conservative update over `u32` counters.
 #[derive(Debug, Clone)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct CountMinSketch {
     width: usize,
     depth: usize,
@@ -127,6 +128,7 @@ impl CountMinSketch {
 /// term would look significant meanwhile. As Adam's optimiser does, the estimates are divided by
 /// `weight = 1 − (1 − α)^t` (t = buckets folded in), which makes them unbiased from the first bucket.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct MovingBaseline {
     /// Exponentially weighted moving average of the per-bucket count (uncorrected).
     pub mean: f64,
@@ -188,6 +190,7 @@ pub fn alpha_from_half_life(half_life_buckets: f64) -> f64 {
 /// A count-min sketch of the current bucket plus a moving baseline per cell: significance for any term,
 /// tracked or not, in fixed memory.
 #[derive(Debug, Clone)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct HashedBaselines {
     counts: CountMinSketch,
     baselines: Vec<MovingBaseline>,

@@ -1,0 +1,795 @@
+//! Postgres persistence of the aggregator: scored posts and interaction edges (bulk upserts), the
+//! detection results, the alert outbox and the detector snapshot. Every write is an upsert keyed by
+//! a natural id, so a replayed batch or detection run changes nothing.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::{DateTime, TimeZone, Utc};
+use murmur_detect::signals::TermSignal;
+use murmur_detect::types::TimestampMs;
+use murmur_proto::events::v1::{Alert, Post, ScoredPost};
+use prost::Message;
+use sqlx::{PgPool, Postgres, Row, Transaction};
+
+use crate::convert;
+use crate::engine::{BucketOutput, DetectionOutput, LateReply, PostInput};
+
+/// Embedded migrations, run at start-up and by `metrics-aggregator migrate`.
+pub fn migrator() -> sqlx::migrate::Migrator {
+    let mut migrator = sqlx::migrate!("./migrations");
+    // The ingestor keeps its own migrations in the same database.
+    migrator.set_ignore_missing(true);
+    migrator
+}
+
+/// Milliseconds since the epoch → timestamp (clamped to what Postgres stores).
+pub fn to_time(ms: TimestampMs) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_else(|| Utc.timestamp_millis_opt(0).single().unwrap_or_default())
+}
+
+/// Timestamp → milliseconds since the epoch.
+pub fn to_ms(time: DateTime<Utc>) -> TimestampMs {
+    time.timestamp_millis()
+}
+
+/// What storing a batch of scored posts gave.
+#[derive(Debug, Default)]
+pub struct StoredBatch {
+    /// Posts stored for the first time, in store order, parent authors resolved.
+    pub new_posts: Vec<PostInput>,
+    /// Replies stored earlier whose parent is one of the new posts.
+    pub late_replies: Vec<LateReply>,
+    /// Highest sequence number among the new posts (0 when none).
+    pub max_seq: i64,
+    /// Posts of the batch that were already stored.
+    pub duplicates: usize,
+}
+
+/// Interaction kinds as stored.
+const REPLY: i16 = 1;
+const MENTION: i16 = 2;
+const FORWARD: i16 = 3;
+
+/// The aggregator's store.
+#[derive(Clone)]
+pub struct Store {
+    pool: PgPool,
+}
+
+fn post_times(post: &Post) -> (TimestampMs, TimestampMs) {
+    let created = post.created_at.as_ref().map(convert::timestamp_ms);
+    let observed = post.observed_at.as_ref().map(convert::timestamp_ms);
+    match (created, observed) {
+        (Some(created), Some(observed)) => (created, observed),
+        (Some(created), None) => (created, created),
+        (None, Some(observed)) => (observed, observed),
+        (None, None) => (0, 0),
+    }
+}
+
+impl Store {
+    /// A store over `pool` (migrations must have run).
+    pub fn new(pool: PgPool) -> Store {
+        Store { pool }
+    }
+
+    /// The pool, for the API's reads.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Stores a batch in one transaction: posts (upsert by id; a re-observed post refreshes its
+    /// engagement counters), actors, reply/mention/forward edges. Returns the posts stored for the
+    /// first time, ready for the engine.
+    pub async fn store_batch(&self, scored: &[ScoredPost]) -> Result<StoredBatch, sqlx::Error> {
+        // One row per id (the latest observation wins): Postgres refuses to upsert a row twice in one statement.
+        let mut latest: BTreeMap<&str, &ScoredPost> = BTreeMap::new();
+        let mut order: Vec<&str> = Vec::new();
+        for item in scored {
+            let Some(post) = item.post.as_ref() else { continue };
+            match latest.get(post.id.as_str()) {
+                Some(existing) if post_times(existing.post.as_ref().unwrap_or(post)).1 > post_times(post).1 => {}
+                Some(_) => {
+                    latest.insert(post.id.as_str(), item);
+                }
+                None => {
+                    order.push(post.id.as_str());
+                    latest.insert(post.id.as_str(), item);
+                }
+            }
+        }
+        let rows: Vec<&ScoredPost> = order.iter().filter_map(|id| latest.get(id).copied()).collect();
+        if rows.is_empty() {
+            return Ok(StoredBatch::default());
+        }
+        let mut columns = PostColumns::default();
+        for item in &rows {
+            columns.push(item);
+        }
+        let mut transaction = self.pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO posts (id, platform, channel, kind, author_id, parent_id, root_id, mentions, hashtags, text, title,
+                 created_at, observed_at, score, replies, views, reactions, forwards, channel_audience, permalink,
+                 forwarded_from, author_is_moderator, language, sentiment, sentiment_label, sentiment_model)
+             SELECT id, platform, channel, kind, author_id, NULLIF(parent_id, ''), NULLIF(root_id, ''),
+                 COALESCE(string_to_array(NULLIF(mentions, ''), ' '), '{}'), COALESCE(string_to_array(NULLIF(hashtags, ''), ' '), '{}'), text, title,
+                 created_at, observed_at, score, replies, views, reactions, forwards, channel_audience, permalink,
+                 forwarded_from, author_is_moderator, language, sentiment, sentiment_label, sentiment_model
+             FROM UNNEST($1::text[], $2::int2[], $3::text[], $4::int2[], $5::text[], $6::text[], $7::text[], $8::text[],
+                 $9::text[], $10::text[], $11::text[], $12::timestamptz[], $13::timestamptz[], $14::int8[], $15::int8[],
+                 $16::int8[], $17::int8[], $18::int8[], $19::int8[], $20::text[], $21::text[], $22::bool[], $23::text[],
+                 $24::float8[], $25::int2[], $26::text[])
+               AS t(id, platform, channel, kind, author_id, parent_id, root_id, mentions, hashtags, text, title,
+                 created_at, observed_at, score, replies, views, reactions, forwards, channel_audience, permalink,
+                 forwarded_from, author_is_moderator, language, sentiment, sentiment_label, sentiment_model)
+             ON CONFLICT (id) DO UPDATE SET observed_at = EXCLUDED.observed_at, score = EXCLUDED.score,
+                 replies = EXCLUDED.replies, views = EXCLUDED.views, reactions = EXCLUDED.reactions,
+                 forwards = EXCLUDED.forwards, channel_audience = EXCLUDED.channel_audience
+               WHERE posts.observed_at < EXCLUDED.observed_at
+             RETURNING id, seq, (xmax = 0) AS inserted",
+        )
+        .bind(&columns.id)
+        .bind(&columns.platform)
+        .bind(&columns.channel)
+        .bind(&columns.kind)
+        .bind(&columns.author_id)
+        .bind(&columns.parent_id)
+        .bind(&columns.root_id)
+        .bind(&columns.mentions)
+        .bind(&columns.hashtags)
+        .bind(&columns.text)
+        .bind(&columns.title)
+        .bind(&columns.created_at)
+        .bind(&columns.observed_at)
+        .bind(&columns.score)
+        .bind(&columns.replies)
+        .bind(&columns.views)
+        .bind(&columns.reactions)
+        .bind(&columns.forwards)
+        .bind(&columns.channel_audience)
+        .bind(&columns.permalink)
+        .bind(&columns.forwarded_from)
+        .bind(&columns.author_is_moderator)
+        .bind(&columns.language)
+        .bind(&columns.sentiment)
+        .bind(&columns.sentiment_label)
+        .bind(&columns.sentiment_model)
+        .fetch_all(&mut *transaction)
+        .await?;
+        let mut seq_of_new: HashMap<String, i64> = HashMap::new();
+        for row in &inserted {
+            if row.try_get::<bool, _>("inserted")? {
+                seq_of_new.insert(row.try_get("id")?, row.try_get("seq")?);
+            }
+        }
+        let duplicates = rows.len() - seq_of_new.len();
+        if seq_of_new.is_empty() {
+            transaction.commit().await?;
+            return Ok(StoredBatch { duplicates, ..StoredBatch::default() });
+        }
+        let mut new_rows: Vec<(i64, &ScoredPost)> = rows
+            .iter()
+            .filter_map(|item| {
+                let post = item.post.as_ref()?;
+                seq_of_new.get(&post.id).map(|seq| (*seq, *item))
+            })
+            .collect();
+        new_rows.sort_by_key(|(seq, _)| *seq);
+
+        // Parent authors (same batch included: the rows are in already).
+        let parent_ids: Vec<String> = new_rows
+            .iter()
+            .filter_map(|(_, item)| item.post.as_ref().map(|post| post.parent_id.clone()))
+            .filter(|parent| !parent.is_empty())
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let parent_author: HashMap<String, String> = if parent_ids.is_empty() {
+            HashMap::new()
+        } else {
+            sqlx::query("SELECT id, author_id FROM posts WHERE id = ANY($1)")
+                .bind(&parent_ids)
+                .fetch_all(&mut *transaction)
+                .await?
+                .into_iter()
+                .map(|row| Ok((row.try_get("id")?, row.try_get("author_id")?)))
+                .collect::<Result<_, sqlx::Error>>()?
+        };
+        // Replies stored before their parent (other batches).
+        let new_ids: Vec<String> = seq_of_new.keys().cloned().collect();
+        let late_rows = sqlx::query(
+            "SELECT author_id, created_at, parent_id FROM posts WHERE parent_id = ANY($1) AND NOT (id = ANY($1))",
+        )
+        .bind(&new_ids)
+        .fetch_all(&mut *transaction)
+        .await?;
+        let author_of_new: HashMap<&str, &str> = new_rows
+            .iter()
+            .filter_map(|(_, item)| item.post.as_ref().map(|post| (post.id.as_str(), post.author_id.as_str())))
+            .collect();
+        let mut late_replies = Vec::new();
+        for row in late_rows {
+            let parent: String = row.try_get("parent_id")?;
+            let source: String = row.try_get("author_id")?;
+            let Some(target) = author_of_new.get(parent.as_str()) else { continue };
+            if source.is_empty() || target.is_empty() || source == *target {
+                continue;
+            }
+            let at: DateTime<Utc> = row.try_get("created_at")?;
+            late_replies.push(LateReply { source, target: target.to_string(), at: to_ms(at) });
+        }
+
+        let mut new_posts = Vec::with_capacity(new_rows.len());
+        let mut actors: HashMap<String, (TimestampMs, TimestampMs)> = HashMap::new();
+        let mut edges: BTreeMap<(String, String, i16), (String, TimestampMs)> = BTreeMap::new();
+        for (_, item) in &new_rows {
+            let Some(post) = item.post.as_ref() else { continue };
+            let mut input = convert::post_input(item);
+            input.parent_author = parent_author.get(&post.parent_id).filter(|author| !author.is_empty()).cloned();
+            let time = input.created_at;
+            let mut touch = |actor: &str| {
+                if actor.is_empty() {
+                    return;
+                }
+                let entry = actors.entry(actor.to_string()).or_insert((time, time));
+                entry.0 = entry.0.min(time);
+                entry.1 = entry.1.max(time);
+            };
+            touch(&input.author);
+            if !input.author.is_empty() {
+                if let Some(parent) = &input.parent_author {
+                    if parent != &input.author {
+                        touch(parent);
+                        edges.insert((post.id.clone(), parent.clone(), REPLY), (input.author.clone(), time));
+                    }
+                }
+                for mention in &input.mentions {
+                    if mention != &input.author {
+                        touch(mention);
+                        edges.insert((post.id.clone(), mention.clone(), MENTION), (input.author.clone(), time));
+                    }
+                }
+            }
+            if let Some(source) = &input.forwarded_from_key {
+                edges.insert(
+                    (post.id.clone(), format!("channel:{source}"), FORWARD),
+                    (format!("channel:{}", input.channel_key), time),
+                );
+            }
+            new_posts.push(input);
+        }
+        if !actors.is_empty() {
+            let (ids, times): (Vec<String>, Vec<(TimestampMs, TimestampMs)>) = actors.into_iter().unzip();
+            let first: Vec<DateTime<Utc>> = times.iter().map(|(first, _)| to_time(*first)).collect();
+            let last: Vec<DateTime<Utc>> = times.iter().map(|(_, last)| to_time(*last)).collect();
+            sqlx::query(
+                "INSERT INTO actors (id, first_seen, last_seen)
+                 SELECT * FROM UNNEST($1::text[], $2::timestamptz[], $3::timestamptz[])
+                 ON CONFLICT (id) DO UPDATE SET first_seen = LEAST(actors.first_seen, EXCLUDED.first_seen),
+                     last_seen = GREATEST(actors.last_seen, EXCLUDED.last_seen)",
+            )
+            .bind(&ids)
+            .bind(&first)
+            .bind(&last)
+            .execute(&mut *transaction)
+            .await?;
+        }
+        if !edges.is_empty() {
+            let mut post_ids = Vec::new();
+            let mut targets = Vec::new();
+            let mut kinds = Vec::new();
+            let mut sources = Vec::new();
+            let mut times = Vec::new();
+            for ((post_id, target, kind), (source, time)) in edges {
+                post_ids.push(post_id);
+                targets.push(target);
+                kinds.push(kind);
+                sources.push(source);
+                times.push(to_time(time));
+            }
+            sqlx::query(
+                "INSERT INTO interactions (post_id, target_id, kind, source_id, created_at)
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::int2[], $4::text[], $5::timestamptz[])
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(&post_ids)
+            .bind(&targets)
+            .bind(&kinds)
+            .bind(&sources)
+            .bind(&times)
+            .execute(&mut *transaction)
+            .await?;
+        }
+        transaction.commit().await?;
+        let max_seq = new_rows.last().map(|(seq, _)| *seq).unwrap_or_default();
+        Ok(StoredBatch { new_posts, late_replies, max_seq, duplicates })
+    }
+
+    /// Posts stored after `after_seq`, in store order, at most `limit` (for re-feeding the engine
+    /// after a restart). Returns `(seq, post)`.
+    pub async fn posts_after(&self, after_seq: i64, limit: i64) -> Result<Vec<(i64, PostInput)>, sqlx::Error> {
+        let rows = sqlx::query(&format!(
+            "SELECT {POST_INPUT_COLUMNS} FROM posts p LEFT JOIN posts pp ON pp.id = p.parent_id
+             WHERE p.seq > $1 ORDER BY p.seq LIMIT $2"
+        ))
+        .bind(after_seq)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|row| Ok((row.try_get("seq")?, post_input_from_row(row)?))).collect()
+    }
+
+    /// Posts created at or after `since` and stored up to `up_to_seq` (the open window's posts the
+    /// snapshot does not hold), in store order.
+    pub async fn window_posts(&self, since: TimestampMs, up_to_seq: i64) -> Result<Vec<PostInput>, sqlx::Error> {
+        let rows = sqlx::query(&format!(
+            "SELECT {POST_INPUT_COLUMNS} FROM posts p LEFT JOIN posts pp ON pp.id = p.parent_id
+             WHERE p.created_at >= $1 AND p.seq <= $2 ORDER BY p.seq"
+        ))
+        .bind(to_time(since))
+        .bind(up_to_seq)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(post_input_from_row).collect()
+    }
+
+    /// Persists a detection run in one transaction: communities with their latest KPIs, members and
+    /// roles, window metrics of communities and channels, lifecycle events, alerts (outbox).
+    pub async fn persist_detection(&self, output: &DetectionOutput) -> Result<(), sqlx::Error> {
+        let mut transaction = self.pool.begin().await?;
+        let window_start = to_time(output.window_start);
+        let window_end = to_time(output.window_end);
+        for community in &output.communities {
+            let kpis = &community.kpis;
+            let themes: Vec<String> = kpis.themes.iter().map(|(term, _)| term.clone()).collect();
+            let weights: Vec<f64> = kpis.themes.iter().map(|(_, weight)| *weight).collect();
+            let platforms: Vec<i16> = community.platforms.iter().map(|platform| *platform as i16).collect();
+            let channels: Vec<String> =
+                community.channels.iter().map(|key| convert::split_channel_key(key).1).collect();
+            sqlx::query(
+                "INSERT INTO communities (id, status, first_seen, last_seen, size, is_micro, emergence_score,
+                     engagement_rate, platforms, channels, themes, theme_weights, window_start, window_end)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $4)
+                 ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, last_seen = EXCLUDED.last_seen,
+                     size = EXCLUDED.size, is_micro = EXCLUDED.is_micro, emergence_score = EXCLUDED.emergence_score,
+                     engagement_rate = EXCLUDED.engagement_rate, platforms = EXCLUDED.platforms,
+                     channels = EXCLUDED.channels, themes = EXCLUDED.themes, theme_weights = EXCLUDED.theme_weights,
+                     window_start = EXCLUDED.window_start, window_end = EXCLUDED.window_end
+                 WHERE communities.last_seen <= EXCLUDED.last_seen",
+            )
+            .bind(community.id as i64)
+            .bind(convert::lifecycle_status(community.status) as i16)
+            .bind(to_time(community.born_at))
+            .bind(window_end)
+            .bind(community.members.len() as i64)
+            .bind(community.is_micro)
+            .bind(kpis.emergence_score)
+            .bind(kpis.group.engagement_rate)
+            .bind(&platforms)
+            .bind(&channels)
+            .bind(&themes)
+            .bind(&weights)
+            .bind(window_start)
+            .execute(&mut *transaction)
+            .await?;
+        }
+        let live: Vec<i64> = output.communities.iter().map(|community| community.id as i64).collect();
+        let dissolved: Vec<i64> = output.dissolved.iter().map(|id| *id as i64).collect();
+        let mut replaced = live.clone();
+        replaced.extend(&dissolved);
+        sqlx::query("DELETE FROM community_members WHERE community_id = ANY($1)")
+            .bind(&replaced)
+            .execute(&mut *transaction)
+            .await?;
+        // Actors moved to another community leave their old one even if it was not in this run.
+        let mut member_community = Vec::new();
+        let mut member_actor = Vec::new();
+        let mut member_roles = Vec::new();
+        let mut member_posts = Vec::new();
+        let mut member_in_degree = Vec::new();
+        for community in &output.communities {
+            for member in &community.members {
+                member_community.push(community.id as i64);
+                member_actor.push(member.actor.clone());
+                let roles: Vec<String> =
+                    member.roles.iter().map(|role| (convert::role(*role) as i16).to_string()).collect();
+                member_roles.push(roles.join(" "));
+                member_posts.push(member.posts as i64);
+                member_in_degree.push(member.in_degree as i64);
+            }
+        }
+        if !member_actor.is_empty() {
+            sqlx::query(
+                "INSERT INTO community_members (community_id, actor_id, roles, posts, in_degree, first_seen)
+                 SELECT m.community_id, m.actor_id, COALESCE(string_to_array(NULLIF(m.roles, ''), ' ')::int2[], '{}'),
+                     m.posts, m.in_degree, a.first_seen
+                 FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::int8[], $5::int8[])
+                     AS m(community_id, actor_id, roles, posts, in_degree)
+                 LEFT JOIN actors a ON a.id = m.actor_id
+                 ON CONFLICT (community_id, actor_id) DO UPDATE SET roles = EXCLUDED.roles, posts = EXCLUDED.posts,
+                     in_degree = EXCLUDED.in_degree",
+            )
+            .bind(&member_community)
+            .bind(&member_actor)
+            .bind(&member_roles)
+            .bind(&member_posts)
+            .bind(&member_in_degree)
+            .execute(&mut *transaction)
+            .await?;
+            sqlx::query(
+                "DELETE FROM community_members cm USING UNNEST($1::int8[], $2::text[]) AS m(community_id, actor_id)
+                 WHERE cm.actor_id = m.actor_id AND cm.community_id <> m.community_id",
+            )
+            .bind(&member_community)
+            .bind(&member_actor)
+            .execute(&mut *transaction)
+            .await?;
+        }
+        if !dissolved.is_empty() {
+            sqlx::query(
+                "UPDATE communities SET status = $2, size = 0, last_seen = $3 WHERE id = ANY($1) AND last_seen <= $3",
+            )
+            .bind(&dissolved)
+            .bind(convert::lifecycle_status(murmur_detect::alerts::LifecycleStatus::Dissolved) as i16)
+            .bind(window_end)
+            .execute(&mut *transaction)
+            .await?;
+        }
+        let mut metric_rows: Vec<convert::MetricsRow> = output
+            .communities
+            .iter()
+            .map(|community| convert::community_metrics_row(community, output.window_start, output.window_end))
+            .collect();
+        metric_rows.extend(output.channels.iter().map(|(platform, channel)| {
+            convert::channel_metrics_row(*platform, channel, output.window_start, output.window_end)
+        }));
+        upsert_metrics(&mut transaction, &metric_rows).await?;
+        for event in &output.events {
+            let related: Vec<i64> = event.related.iter().map(|id| *id as i64).collect();
+            sqlx::query(
+                "INSERT INTO lifecycle_events (community_id, window_start, status, size, previous_size, related)
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+            )
+            .bind(event.community as i64)
+            .bind(window_start)
+            .bind(convert::lifecycle_status(event.status) as i16)
+            .bind(event.size as i64)
+            .bind(event.previous_size as i64)
+            .bind(&related)
+            .execute(&mut *transaction)
+            .await?;
+        }
+        let alerts: Vec<Alert> = output
+            .alerts
+            .iter()
+            .map(|alert| convert::alert(alert, &convert::platforms_of_alert(alert, &output.communities)))
+            .collect();
+        insert_alerts(&mut transaction, &alerts).await?;
+        transaction.commit().await
+    }
+
+    /// Persists a closed bucket: term statistics, fired signals, alerts (outbox).
+    pub async fn persist_bucket(&self, output: &BucketOutput) -> Result<(), sqlx::Error> {
+        let mut transaction = self.pool.begin().await?;
+        if !output.term_stats.is_empty() {
+            let terms: Vec<&str> = output.term_stats.iter().map(|stat| stat.term.as_str()).collect();
+            let counts: Vec<i64> = output.term_stats.iter().map(|stat| stat.count as i64).collect();
+            let authors: Vec<i64> = output.term_stats.iter().map(|stat| stat.distinct_authors as i64).collect();
+            let channels: Vec<i64> = output.term_stats.iter().map(|stat| stat.distinct_channels as i64).collect();
+            let significance: Vec<f64> = output.term_stats.iter().map(|stat| finite(stat.significance)).collect();
+            let first_seen: Vec<DateTime<Utc>> =
+                output.term_stats.iter().map(|stat| to_time(stat.first_seen)).collect();
+            sqlx::query(
+                "INSERT INTO term_buckets (term, bucket_start, bucket_end, count, distinct_authors, distinct_channels,
+                     significance, first_seen)
+                 SELECT t.term, $2, $3, t.count, t.authors, t.channels, t.significance, t.first_seen
+                 FROM UNNEST($1::text[], $4::int8[], $5::int8[], $6::int8[], $7::float8[], $8::timestamptz[])
+                     AS t(term, count, authors, channels, significance, first_seen)
+                 ON CONFLICT (term, bucket_start) DO NOTHING",
+            )
+            .bind(&terms)
+            .bind(to_time(output.bucket_start))
+            .bind(to_time(output.bucket_end))
+            .bind(&counts)
+            .bind(&authors)
+            .bind(&channels)
+            .bind(&significance)
+            .bind(&first_seen)
+            .execute(&mut *transaction)
+            .await?;
+        }
+        for signal in &output.fired {
+            insert_signal(&mut transaction, signal).await?;
+        }
+        let alerts: Vec<Alert> = output.alerts.iter().map(|alert| convert::alert(alert, &[])).collect();
+        insert_alerts(&mut transaction, &alerts).await?;
+        transaction.commit().await
+    }
+
+    /// Alerts stored but not yet produced, oldest first: `(seq, alert)`.
+    pub async fn unpublished_alerts(&self, limit: i64) -> Result<Vec<(i64, Alert)>, sqlx::Error> {
+        let rows = sqlx::query("SELECT seq, payload FROM alerts WHERE NOT published ORDER BY seq LIMIT $1")
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        decode_alert_rows(&rows)
+    }
+
+    /// Marks alerts as produced.
+    pub async fn mark_published(&self, seqs: &[i64]) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE alerts SET published = true WHERE seq = ANY($1)").bind(seqs).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Saves the detector snapshot (replacing the previous one).
+    pub async fn save_snapshot(&self, name: &str, last_seq: i64, state: &[u8]) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO detector_snapshots (name, last_seq, state) VALUES ($1, $2, $3)
+             ON CONFLICT (name) DO UPDATE SET last_seq = EXCLUDED.last_seq, state = EXCLUDED.state, taken_at = now()",
+        )
+        .bind(name)
+        .bind(last_seq)
+        .bind(state)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The latest snapshot: `(last_seq, state)`.
+    pub async fn load_snapshot(&self, name: &str) -> Result<Option<(i64, Vec<u8>)>, sqlx::Error> {
+        let row = sqlx::query("SELECT last_seq, state FROM detector_snapshots WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| Ok((row.try_get("last_seq")?, row.try_get("state")?))).transpose()
+    }
+
+    /// Removes the text of posts stored before `before` (the retention setting). Returns the count.
+    pub async fn purge_text(&self, before: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+        let result = sqlx::query("UPDATE posts SET text = NULL, title = '' WHERE stored_at < $1 AND text IS NOT NULL")
+            .bind(before)
+            .execute(&self.pool)
+            .await?;
+        Ok(result.rows_affected())
+    }
+}
+
+/// Decodes `(seq, payload)` alert rows.
+pub fn decode_alert_rows(rows: &[sqlx::postgres::PgRow]) -> Result<Vec<(i64, Alert)>, sqlx::Error> {
+    rows.iter()
+        .map(|row| {
+            let seq: i64 = row.try_get("seq")?;
+            let payload: Vec<u8> = row.try_get("payload")?;
+            let alert = Alert::decode(payload.as_slice()).map_err(|error| sqlx::Error::Decode(Box::new(error)))?;
+            Ok((seq, alert))
+        })
+        .collect()
+}
+
+fn finite(value: f64) -> f64 {
+    if value.is_finite() {
+        value
+    } else {
+        0.0
+    }
+}
+
+async fn insert_signal(transaction: &mut Transaction<'_, Postgres>, signal: &TermSignal) -> Result<(), sqlx::Error> {
+    let detail = convert::weak_signal(signal).encode_to_vec();
+    sqlx::query(
+        "INSERT INTO signals (term, bucket_start, bucket_end, class, language, significance, detail)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (term, bucket_start) DO NOTHING",
+    )
+    .bind(&signal.term)
+    .bind(to_time(signal.bucket_start))
+    .bind(to_time(signal.bucket_end))
+    .bind(convert::signal_class(signal.class) as i16)
+    .bind(signal.language.code())
+    .bind(finite(signal.significance))
+    .bind(detail)
+    .execute(&mut **transaction)
+    .await?;
+    Ok(())
+}
+
+async fn insert_alerts(transaction: &mut Transaction<'_, Postgres>, alerts: &[Alert]) -> Result<(), sqlx::Error> {
+    for alert in alerts {
+        let platforms: Vec<i16> = alert.platforms.iter().map(|platform| *platform as i16).collect();
+        let window_start = alert.window_start.as_ref().map(convert::timestamp_ms).unwrap_or_default();
+        let created_at = alert.created_at.as_ref().map(convert::timestamp_ms).unwrap_or_default();
+        sqlx::query(
+            "INSERT INTO alerts (id, kind, subject, window_start, created_at, platforms, channels, payload)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&alert.id)
+        .bind(alert.kind as i16)
+        .bind(&alert.subject)
+        .bind(to_time(window_start))
+        .bind(to_time(created_at))
+        .bind(&platforms)
+        .bind(&alert.channels)
+        .bind(alert.encode_to_vec())
+        .execute(&mut **transaction)
+        .await?;
+    }
+    Ok(())
+}
+
+async fn upsert_metrics(
+    transaction: &mut Transaction<'_, Postgres>,
+    rows: &[convert::MetricsRow],
+) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let column = |f: fn(&convert::MetricsRow) -> f64| rows.iter().map(f).collect::<Vec<f64>>();
+    let scope: Vec<String> = rows.iter().map(|row| row.scope.to_string()).collect();
+    let key: Vec<&str> = rows.iter().map(|row| row.key.as_str()).collect();
+    let window_start: Vec<DateTime<Utc>> = rows.iter().map(|row| to_time(row.window_start)).collect();
+    let window_end: Vec<DateTime<Utc>> = rows.iter().map(|row| to_time(row.window_end)).collect();
+    let platform: Vec<i16> = rows.iter().map(|row| row.platform as i16).collect();
+    let channel: Vec<&str> = rows.iter().map(|row| row.channel.as_str()).collect();
+    let size: Vec<i64> = rows.iter().map(|row| row.size).collect();
+    let active: Vec<i64> = rows.iter().map(|row| row.active_members).collect();
+    let posts: Vec<i64> = rows.iter().map(|row| row.posts).collect();
+    let tts: Vec<Option<f64>> = rows.iter().map(|row| row.time_to_sentiment_seconds).collect();
+    sqlx::query(
+        "INSERT INTO window_metrics (scope, key, window_start, window_end, platform, channel, size, active_members,
+             posts, active_participation_rate, engagement_rate, member_to_member_ratio, reciprocity, density,
+             thread_depth_mean, thread_depth_p90, retention, growth, new_member_rate, organic_growth, ugc_ratio,
+             sentiment_mean, sentiment_positive_share, sentiment_negative_share, sentiment_trend,
+             time_to_sentiment_seconds, emergence_score)
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::int2[], $6::text[],
+             $7::int8[], $8::int8[], $9::int8[], $10::float8[], $11::float8[], $12::float8[], $13::float8[],
+             $14::float8[], $15::float8[], $16::float8[], $17::float8[], $18::float8[], $19::float8[], $20::float8[],
+             $21::float8[], $22::float8[], $23::float8[], $24::float8[], $25::float8[], $26::float8[], $27::float8[])
+         ON CONFLICT (scope, key, window_start) DO NOTHING",
+    )
+    .bind(&scope)
+    .bind(&key)
+    .bind(&window_start)
+    .bind(&window_end)
+    .bind(&platform)
+    .bind(&channel)
+    .bind(&size)
+    .bind(&active)
+    .bind(&posts)
+    .bind(column(|row| row.active_participation_rate))
+    .bind(column(|row| row.engagement_rate))
+    .bind(column(|row| row.member_to_member_ratio))
+    .bind(column(|row| row.reciprocity))
+    .bind(column(|row| row.density))
+    .bind(column(|row| row.thread_depth_mean))
+    .bind(column(|row| row.thread_depth_p90))
+    .bind(column(|row| row.retention))
+    .bind(column(|row| row.growth))
+    .bind(column(|row| row.new_member_rate))
+    .bind(column(|row| row.organic_growth))
+    .bind(column(|row| row.ugc_ratio))
+    .bind(column(|row| row.sentiment_mean))
+    .bind(column(|row| row.sentiment_positive_share))
+    .bind(column(|row| row.sentiment_negative_share))
+    .bind(column(|row| row.sentiment_trend))
+    .bind(&tts)
+    .bind(column(|row| row.emergence_score))
+    .execute(&mut **transaction)
+    .await?;
+    Ok(())
+}
+
+/// Columns of [`post_input_from_row`] (posts `p` joined with their parent `pp`).
+const POST_INPUT_COLUMNS: &str = "p.seq, p.id, p.platform, p.channel, p.author_id, p.parent_id, p.root_id, p.mentions,
+    p.hashtags, COALESCE(p.title, '') AS title, COALESCE(p.text, '') AS text, p.created_at, p.sentiment, p.replies,
+    p.reactions, p.score, p.forwards, p.channel_audience, p.author_is_moderator, p.language, p.forwarded_from,
+    pp.author_id AS parent_author";
+
+fn post_input_from_row(row: &sqlx::postgres::PgRow) -> Result<PostInput, sqlx::Error> {
+    let platform: i16 = row.try_get("platform")?;
+    let channel: String = row.try_get("channel")?;
+    let title: String = row.try_get("title")?;
+    let text: String = row.try_get("text")?;
+    let created_at: DateTime<Utc> = row.try_get("created_at")?;
+    let reactions: i64 = row.try_get("reactions")?;
+    let score: i64 = row.try_get("score")?;
+    let forwarded_from: String = row.try_get("forwarded_from")?;
+    let audience: Option<i64> = row.try_get("channel_audience")?;
+    let parent_author: Option<String> = row.try_get("parent_author")?;
+    let platform = i32::from(platform);
+    Ok(PostInput {
+        id: row.try_get("id")?,
+        platform,
+        channel_key: convert::channel_key(platform, &channel),
+        author: row.try_get("author_id")?,
+        parent_id: row.try_get("parent_id")?,
+        parent_author: parent_author.filter(|author| !author.is_empty()),
+        root_id: row.try_get("root_id")?,
+        mentions: row.try_get("mentions")?,
+        hashtags: row.try_get("hashtags")?,
+        text: convert::joined_text(&title, &text),
+        created_at: to_ms(created_at),
+        sentiment: row.try_get("sentiment")?,
+        replies: row.try_get::<i64, _>("replies")?.max(0) as u64,
+        reactions: convert::reactions(reactions, score),
+        forwards: row.try_get::<i64, _>("forwards")?.max(0) as u64,
+        channel_audience: audience.filter(|audience| *audience > 0).map(|audience| audience as u64),
+        author_is_moderator: row.try_get("author_is_moderator")?,
+        language: row.try_get("language")?,
+        forwarded_from_key: (!forwarded_from.is_empty()).then(|| convert::channel_key(platform, &forwarded_from)),
+    })
+}
+
+/// Columns of a batch of posts, for the `UNNEST` insert.
+#[derive(Default)]
+struct PostColumns {
+    id: Vec<String>,
+    platform: Vec<i16>,
+    channel: Vec<String>,
+    kind: Vec<i16>,
+    author_id: Vec<String>,
+    parent_id: Vec<String>,
+    root_id: Vec<String>,
+    mentions: Vec<String>,
+    hashtags: Vec<String>,
+    text: Vec<String>,
+    title: Vec<String>,
+    created_at: Vec<DateTime<Utc>>,
+    observed_at: Vec<DateTime<Utc>>,
+    score: Vec<i64>,
+    replies: Vec<i64>,
+    views: Vec<i64>,
+    reactions: Vec<i64>,
+    forwards: Vec<i64>,
+    channel_audience: Vec<Option<i64>>,
+    permalink: Vec<String>,
+    forwarded_from: Vec<String>,
+    author_is_moderator: Vec<bool>,
+    language: Vec<String>,
+    sentiment: Vec<Option<f64>>,
+    sentiment_label: Vec<i16>,
+    sentiment_model: Vec<String>,
+}
+
+impl PostColumns {
+    fn push(&mut self, item: &ScoredPost) {
+        let Some(post) = item.post.as_ref() else { return };
+        let (created, observed) = post_times(post);
+        let engagement = post.engagement.unwrap_or_default();
+        self.id.push(post.id.clone());
+        self.platform.push(post.platform as i16);
+        self.channel.push(post.channel.clone());
+        self.kind.push(post.kind as i16);
+        self.author_id.push(post.author_id.clone());
+        self.parent_id.push(post.parent_id.clone());
+        self.root_id.push(post.root_id.clone());
+        // Pseudonymous ids and hashtags never contain spaces (hex, normalised tags); drop any that would.
+        self.mentions.push(space_joined(&post.mentions));
+        self.hashtags.push(space_joined(&post.hashtags));
+        self.text.push(post.text.clone());
+        self.title.push(post.title.clone());
+        self.created_at.push(to_time(convert::clamp_created(created, observed)));
+        self.observed_at.push(to_time(observed));
+        self.score.push(engagement.score);
+        self.replies.push(engagement.replies);
+        self.views.push(engagement.views);
+        self.reactions.push(engagement.reactions);
+        self.forwards.push(engagement.forwards);
+        self.channel_audience.push(post.channel_audience);
+        self.permalink.push(post.permalink.clone());
+        self.forwarded_from.push(post.forwarded_from.clone());
+        self.author_is_moderator.push(post.author_is_moderator);
+        self.language.push(if item.language.is_empty() { "und".to_string() } else { item.language.clone() });
+        self.sentiment
+            .push(item.sentiment.as_ref().map(|sentiment| sentiment.compound).filter(|value| value.is_finite()));
+        self.sentiment_label.push(item.sentiment.as_ref().map_or(0, |sentiment| sentiment.label as i16));
+        self.sentiment_model.push(item.sentiment.as_ref().map(|sentiment| sentiment.model.clone()).unwrap_or_default());
+    }
+}
+
+fn space_joined(values: &[String]) -> String {
+    values
+        .iter()
+        .filter(|value| !value.is_empty() && !value.contains(char::is_whitespace))
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(" ")
+}

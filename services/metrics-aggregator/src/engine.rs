@@ -590,6 +590,11 @@ impl Engine {
             }
         }
 
+        // Posts per channel of each author, built once (not one scan of the window per community).
+        let mut channels_of_author: HashMap<ActorId, BTreeMap<&str, u64>> = HashMap::new();
+        for post in &window_posts {
+            *channels_of_author.entry(post.author).or_default().entry(post.channel.as_str()).or_default() += 1;
+        }
         let interner = state.graph.interner();
         let name = |actor: ActorId| interner.name(actor).unwrap_or_default().to_string();
         let mut communities = Vec::new();
@@ -603,9 +608,10 @@ impl Engine {
                 tracked.members.len(),
             ));
             let mut channel_posts: BTreeMap<&str, u64> = BTreeMap::new();
-            let member_set: HashSet<ActorId> = tracked.members.iter().copied().collect();
-            for post in window_posts.iter().filter(|post| member_set.contains(&post.author)) {
-                *channel_posts.entry(post.channel.as_str()).or_default() += 1;
+            for member in &tracked.members {
+                for (channel, posts) in channels_of_author.get(member).into_iter().flatten() {
+                    *channel_posts.entry(channel).or_default() += posts;
+                }
             }
             let mut channels: Vec<(&str, u64)> = channel_posts.into_iter().collect();
             channels.sort_by(|left, right| right.1.cmp(&left.1).then(left.0.cmp(right.0)));

@@ -12,6 +12,7 @@ pub mod engine;
 pub mod metrics;
 pub mod pipeline;
 pub mod store;
+pub mod synthetic;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

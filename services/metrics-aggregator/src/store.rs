@@ -197,18 +197,21 @@ impl Store {
         };
         // Replies stored before their parent (other batches).
         let new_ids: Vec<String> = seq_of_new.keys().cloned().collect();
-        let late_rows = sqlx::query(
-            "SELECT author_id, created_at, parent_id FROM posts WHERE parent_id = ANY($1) AND NOT (id = ANY($1))",
-        )
-        .bind(&new_ids)
-        .fetch_all(&mut *transaction)
-        .await?;
+        let late_rows = sqlx::query("SELECT id, author_id, created_at, parent_id FROM posts WHERE parent_id = ANY($1)")
+            .bind(&new_ids)
+            .fetch_all(&mut *transaction)
+            .await?;
         let author_of_new: HashMap<&str, &str> = new_rows
             .iter()
             .filter_map(|(_, item)| item.post.as_ref().map(|post| (post.id.as_str(), post.author_id.as_str())))
             .collect();
         let mut late_replies = Vec::new();
         for row in late_rows {
+            // Replies of this batch got their parent's author above.
+            let id: String = row.try_get("id")?;
+            if seq_of_new.contains_key(&id) {
+                continue;
+            }
             let parent: String = row.try_get("parent_id")?;
             let source: String = row.try_get("author_id")?;
             let Some(target) = author_of_new.get(parent.as_str()) else { continue };

@@ -20,6 +20,12 @@ pub(crate) struct WindowContext<'a> {
     /// Undirected interaction neighbours of each actor over the whole window.
     pub neighbours: HashMap<ActorId, BTreeSet<ActorId>>,
     channels: BTreeSet<&'a str>,
+    /// Posts of each channel (indices into `posts`).
+    posts_by_channel: HashMap<&'a str, Vec<usize>>,
+    /// Posts by owned accounts (indices into `posts`).
+    owned_post_indices: Vec<usize>,
+    /// Author of each thread starter in the window, by post id.
+    pub thread_starter: HashMap<&'a str, ActorId>,
 }
 
 /// Actors a post interacts with: the parent's author and the mentioned actors, never the author itself.
@@ -41,7 +47,17 @@ impl<'a> WindowContext<'a> {
         let mut posts_by_author: HashMap<ActorId, Vec<usize>> = HashMap::new();
         let mut neighbours: HashMap<ActorId, BTreeSet<ActorId>> = HashMap::new();
         let mut channels: BTreeSet<&str> = BTreeSet::new();
+        let mut posts_by_channel: HashMap<&str, Vec<usize>> = HashMap::new();
+        let mut owned_post_indices = Vec::new();
+        let mut thread_starter: HashMap<&str, ActorId> = HashMap::new();
         for (index, post) in posts.iter().enumerate() {
+            posts_by_channel.entry(post.channel.as_str()).or_default().push(index);
+            if config.owned_accounts.contains(&post.author) {
+                owned_post_indices.push(index);
+            }
+            if post.parent_post_id.is_none() {
+                thread_starter.insert(post.post_id.as_str(), post.author);
+            }
             index_by_id.insert(post.post_id.as_str(), index);
             if let Some(parent) = post.parent_post_id.as_deref() {
                 children.entry(parent).or_default().push(index);
@@ -64,7 +80,18 @@ impl<'a> WindowContext<'a> {
             posts_by_author,
             neighbours,
             channels,
+            posts_by_channel,
+            owned_post_indices,
+            thread_starter,
         }
+    }
+
+    /// The posts written by `members`, in window order (via the author index: no scan of the window).
+    pub fn member_posts(&self, members: &HashSet<ActorId>) -> Vec<&'a PostRecord> {
+        let mut indices: Vec<usize> =
+            members.iter().filter_map(|member| self.posts_by_author.get(member)).flatten().copied().collect();
+        indices.sort_unstable();
+        indices.into_iter().map(|index| &self.posts[index]).collect()
     }
 
     pub fn channel_names(&self) -> impl Iterator<Item = &'a str> + '_ {
@@ -140,13 +167,13 @@ impl<'a> GroupScope<'a> {
         members: &HashSet<ActorId>,
         creator: Option<ActorId>,
     ) -> GroupScope<'a> {
-        let member_posts: Vec<&PostRecord> =
-            context.posts.iter().filter(|post| members.contains(&post.author)).collect();
+        let member_posts: Vec<&PostRecord> = context.member_posts(members);
         let threads: HashSet<&str> = member_posts.iter().map(|post| post.thread_id()).collect();
         let owned_posts = context
-            .posts
+            .owned_post_indices
             .iter()
-            .filter(|post| context.owned_accounts.contains(&post.author) && threads.contains(post.thread_id()))
+            .map(|index| &context.posts[*index])
+            .filter(|post| threads.contains(post.thread_id()))
             .collect();
         let active_members = member_posts.iter().map(|post| post.author).collect();
         GroupScope { members: members.clone(), member_posts, owned_posts, active_members, creator }
@@ -156,7 +183,8 @@ impl<'a> GroupScope<'a> {
     pub fn for_channel(context: &WindowContext<'a>, channel: &str) -> GroupScope<'a> {
         let mut member_posts = Vec::new();
         let mut owned_posts = Vec::new();
-        for post in context.posts.iter().filter(|post| post.channel == channel) {
+        let indices = context.posts_by_channel.get(channel).map(Vec::as_slice).unwrap_or_default();
+        for post in indices.iter().map(|index| &context.posts[*index]) {
             if context.owned_accounts.contains(&post.author) {
                 owned_posts.push(post);
             } else {

@@ -81,8 +81,8 @@ impl Default for RoleConfig {
 pub(crate) fn find_creator(context: &WindowContext<'_>, members: &HashSet<ActorId>) -> Option<ActorId> {
     let mut replied_posts: HashMap<ActorId, HashSet<&str>> = HashMap::new();
     let mut thread_starts: HashMap<ActorId, u64> = HashMap::new();
-    for post in context.posts {
-        if members.contains(&post.author) && post.parent_post_id.is_none() {
+    for post in context.member_posts(members) {
+        if post.parent_post_id.is_none() {
             *thread_starts.entry(post.author).or_default() += 1;
         }
         let Some(parent_author) = post.parent_author else {
@@ -119,13 +119,10 @@ pub(crate) fn assign_roles(
     let mut posts_count: HashMap<ActorId, u64> = HashMap::new();
     let mut replies_count: HashMap<ActorId, u64> = HashMap::new();
     let mut threads_replied_of_others: HashMap<ActorId, HashSet<&str>> = HashMap::new();
-    let mut thread_starter: HashMap<&str, ActorId> = HashMap::new();
-    for post in context.posts.iter().filter(|post| post.parent_post_id.is_none()) {
-        thread_starter.insert(post.post_id.as_str(), post.author);
-    }
+    let thread_starter = &context.thread_starter;
     let mut any_moderator_flag = false;
     let mut flagged: HashSet<ActorId> = HashSet::new();
-    for post in context.posts.iter().filter(|post| members.contains(&post.author)) {
+    for post in context.member_posts(members) {
         *posts_count.entry(post.author).or_default() += 1;
         if post.author_is_moderator {
             any_moderator_flag = true;

@@ -11,6 +11,8 @@ pub mod eval;
 pub mod metrics;
 pub mod pipeline;
 pub mod scoring;
+#[cfg(feature = "transformer")]
+pub mod transformer;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -55,6 +57,8 @@ impl Application {
         check_brokers(&client_config(&config.kafka), Duration::from_secs(10)).await?;
 
         let scorer = Arc::new(Scorer::new(config.max_text_bytes));
+        #[cfg(feature = "transformer")]
+        let transformer = load_transformer(&config, &scorer_metrics).await?;
         let producer = EventProducer::new(&config.kafka, Some(kafka_metrics.clone()))?;
         let mut settings = ConsumerSettings::from_args(&config.input_topic, SERVICE_NAME, &config.consumer);
         settings.deadletter_topic = config.deadletter_topic.clone();
@@ -68,6 +72,13 @@ impl Application {
         );
         let limits = ScoreLimits { max_inputs: config.max_score_inputs, max_text_bytes: config.max_text_bytes };
         let api = SentimentApi::new(scorer, limits, scorer_metrics);
+        #[cfg(feature = "transformer")]
+        let (handler, api) = match transformer {
+            Some(transformer) => {
+                (handler.with_transformer(Arc::clone(&transformer)), api.with_transformer(transformer))
+            }
+            None => (handler, api),
+        };
 
         let ports = (DEFAULT_GRPC_PORT, DEFAULT_ADMIN_PORT);
         let (mut supervisor, grpc_addr) =
@@ -98,4 +109,31 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         self.supervisor.run().await
     }
+}
+
+/// Loads the transformer when a model directory is configured (`transformer` builds only).
+#[cfg(feature = "transformer")]
+async fn load_transformer(
+    config: &Config,
+    metrics: &ScorerMetrics,
+) -> anyhow::Result<Option<Arc<transformer::TransformerScorer>>> {
+    let Some(settings) = config.transformer.settings() else {
+        tracing::info!("no transformer model directory configured; the lexicon scores every post");
+        return Ok(None);
+    };
+    let started = std::time::Instant::now();
+    let batch_metrics = metrics.clone();
+    let observer: transformer::batcher::BatchObserver =
+        Arc::new(move |batch_size, elapsed| batch_metrics.observe_transformer_batch(batch_size, elapsed));
+    let scorer = transformer::TransformerScorer::load(settings.clone(), Some(observer)).await?;
+    tracing::info!(
+        model_dir = %settings.model_dir.display(),
+        encoder = scorer.encoder_name(),
+        sentiment_model = scorer.sentiment_model().unwrap_or("none"),
+        policy = scorer.routing().policy.as_str(),
+        publish_embeddings = scorer.publish_embeddings(),
+        load_seconds = started.elapsed().as_secs_f64(),
+        "transformer loaded"
+    );
+    Ok(Some(Arc::new(scorer)))
 }

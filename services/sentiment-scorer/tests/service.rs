@@ -22,18 +22,24 @@ struct RunningScorer {
 async fn start_scorer(input: &str, output: &str, deadletter: &str) -> RunningScorer {
     let brokers = std::env::var("KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into());
     let group = format!("scorer-{input}");
-    let config = Config::parse_from([
-        "sentiment-scorer",
-        "--grpc-addr=127.0.0.1:0",
-        "--admin-addr=127.0.0.1:0",
-        &format!("--kafka-brokers={brokers}"),
-        &format!("--input-topic={input}"),
-        &format!("--output-topic={output}"),
-        &format!("--deadletter-topic={deadletter}"),
-        &format!("--kafka-group-id={group}"),
-        "--max-score-inputs=3",
-        "--max-text-bytes=1000",
-    ]);
+    #[cfg_attr(not(feature = "transformer"), allow(unused_mut))]
+    let mut args = vec![
+        "sentiment-scorer".to_string(),
+        "--grpc-addr=127.0.0.1:0".to_string(),
+        "--admin-addr=127.0.0.1:0".to_string(),
+        format!("--kafka-brokers={brokers}"),
+        format!("--input-topic={input}"),
+        format!("--output-topic={output}"),
+        format!("--deadletter-topic={deadletter}"),
+        format!("--kafka-group-id={group}"),
+        "--max-score-inputs=3".to_string(),
+        "--max-text-bytes=1000".to_string(),
+    ];
+    // The lexicon-only service, even in `transformer` builds run under scripts/torch-env (whose
+    // MURMUR_TRANSFORMER_MODEL_DIR would load the model); tests/transformer.rs covers that one.
+    #[cfg(feature = "transformer")]
+    args.push("--transformer-model-dir=".to_string());
+    let config = Config::parse_from(args);
     let shutdown = Shutdown::new(Duration::from_secs(10));
     let app = Application::build(config, shutdown.clone()).await.expect("scorer builds");
     let grpc_addr = app.grpc_addr();

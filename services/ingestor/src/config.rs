@@ -8,10 +8,21 @@ use std::time::Duration;
 use murmur_common::config::{parse_duration, DatabaseArgs, KafkaArgs, ServerArgs, TelemetryArgs};
 use murmur_proto::topics;
 
+/// One-shot commands.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Applies the database migrations and exits.
+    Migrate,
+}
+
 /// ingestor: scans subreddits, Telegram channels and hashtags and publishes every post as a murmur event.
+///
+/// Without a subcommand it runs the service; `migrate` only applies the database migrations.
 #[derive(Clone, clap::Parser)]
-#[command(name = "ingestor", version, about, long_about = None)]
+#[command(name = "ingestor", version, about, long_about)]
 pub struct Config {
+    #[command(subcommand)]
+    pub command: Option<Command>,
     /// Topic the posts are published to.
     #[arg(long, env = "MURMUR_OUTPUT_TOPIC", default_value = topics::POSTS_RAW)]
     pub output_topic: String,

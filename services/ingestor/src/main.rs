@@ -2,9 +2,12 @@
 
 use std::process::ExitCode;
 
+use std::time::Duration;
+
 use clap::Parser;
+use ingestor::config::Command;
 use ingestor::{Application, Config, SERVICE_NAME};
-use murmur_common::{telemetry, Shutdown};
+use murmur_common::{db, telemetry, Shutdown};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -14,8 +17,24 @@ async fn main() -> ExitCode {
 
 async fn run(config: Config) -> anyhow::Result<()> {
     let telemetry_guard = telemetry::init(SERVICE_NAME, &config.telemetry)?;
-    let shutdown = Shutdown::with_signals(config.server.grace_period);
-    let outcome = async { Application::build(config, shutdown).await?.run_until_stopped().await }.await;
+    let outcome = match config.command {
+        Some(Command::Migrate) => {
+            async {
+                let pool = db::connect(&config.database, Duration::from_secs(10)).await?;
+                ingestor::store::migrator()
+                    .run(&pool)
+                    .await
+                    .map_err(|error| anyhow::anyhow!("database migrations failed: {error}"))?;
+                tracing::info!("migrations applied");
+                Ok(())
+            }
+            .await
+        }
+        None => {
+            let shutdown = Shutdown::with_signals(config.server.grace_period);
+            async { Application::build(config, shutdown).await?.run_until_stopped().await }.await
+        }
+    };
     if let Err(error) = &outcome {
         tracing::error!(error = format!("{error:#}"), "ingestor failed");
     }

@@ -161,8 +161,17 @@ impl<H: BatchHandler> BatchConsumer<H> {
             .set("auto.commit.interval.ms", "1000")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
-            .set("enable.partition.eof", "false")
-            .set("session.timeout.ms", "10000");
+            .set("enable.partition.eof", "false");
+        // Defaults a user's KAFKA_OPTIONS can override. Smaller fetches keep each broker request short:
+        // under load a slow broker (tansu on SQLite, seen here) otherwise answers heartbeats late, the
+        // session times out and the group rejoins.
+        for (key, value) in
+            [("session.timeout.ms", "45000"), ("fetch.max.bytes", "8388608"), ("max.partition.fetch.bytes", "2097152")]
+        {
+            if kafka.kafka_options.iter().all(|(option, _)| option != key) {
+                config.set(key, value);
+            }
+        }
         let consumer: StreamConsumer = config.create().map_err(|error| setup_error(error.to_string()))?;
         consumer.subscribe(&[settings.topic.as_str()]).map_err(|error| setup_error(error.to_string()))?;
         Ok(Self { consumer: Arc::new(consumer), deadletter, settings, metrics, _handler: PhantomData })

@@ -4,7 +4,6 @@
 use std::net::SocketAddr;
 
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic_health::pb::health_server::{Health as HealthApi, HealthServer};
 use tonic_reflection::server::v1::{ServerReflection, ServerReflectionServer};
 
@@ -39,9 +38,11 @@ pub async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
     TcpListener::bind(addr).await.map_err(|error| anyhow::anyhow!("cannot bind the {what} listener on {addr}: {error}"))
 }
 
-/// Turns a bound listener into the incoming stream tonic's `serve_with_incoming_shutdown` takes.
-pub fn incoming(listener: TcpListener) -> TcpListenerStream {
-    TcpListenerStream::new(listener)
+/// Turns a bound listener into the incoming stream tonic's `serve_with_incoming_shutdown` takes,
+/// with `TCP_NODELAY` on every accepted connection (without it, Nagle's algorithm and delayed
+/// ACKs add ~40 ms to small unary responses: measured on ListCommunities).
+pub fn incoming(listener: TcpListener) -> tonic::transport::server::TcpIncoming {
+    tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true))
 }
 
 /// Serves `router` on `listener` until `stop` is cancelled, then lets in-flight calls finish.

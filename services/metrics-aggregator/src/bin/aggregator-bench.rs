@@ -242,7 +242,7 @@ async fn run(cli: &Cli, url: &str) -> anyhow::Result<()> {
                     .map(|bytes| murmur_proto::events::v1::ScoredPost::decode(bytes.as_slice()).map(|post| (0, post)))
                     .collect::<Result<_, _>>()?;
                 stored += handler.process(&decoded).await.map_err(|error| anyhow::anyhow!("{error}"))?;
-                if index % 20 == 0 {
+                if index.is_multiple_of(20) {
                     eprintln!("  {stored} posts, {:.0} posts/s", stored as f64 / started.elapsed().as_secs_f64());
                 }
             }
@@ -364,7 +364,7 @@ async fn run(cli: &Cli, url: &str) -> anyhow::Result<()> {
                 let batch: Vec<(i32, murmur_proto::events::v1::ScoredPost)> =
                     chunk.into_iter().map(|post| (0, post)).collect();
                 handler.process(&batch).await.map_err(|error| anyhow::anyhow!("{error}"))?;
-                if index % 100_000 == 0 {
+                if index.is_multiple_of(100_000) {
                     eprintln!("  loaded {index} posts in {:.0} s", started.elapsed().as_secs_f64());
                 }
             }

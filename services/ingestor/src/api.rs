@@ -1,6 +1,9 @@
 //! `SourceService`: watch management and source status over gRPC. Watches are validated with
 //! the connectors' own parsers so anything accepted here can be polled.
 
+use chrono::{DateTime, Utc};
+use murmur_common::kafka::producer::{EventProducer, OutgoingMessage};
+use murmur_connectors::normalise::{post_id, MentionSyntax, Normaliser, PostDraft};
 use murmur_connectors::{ChannelUsername, Hashtag, SubredditName};
 use murmur_proto::api::v1::source_service_server::SourceService;
 use murmur_proto::api::v1::{
@@ -8,7 +11,8 @@ use murmur_proto::api::v1::{
     ListSourceStatusesRequest, ListSourceStatusesResponse, ListWatchesRequest, ListWatchesResponse, RateLimitState,
     SourceStatus, Watch,
 };
-use murmur_proto::events::v1::Platform;
+use murmur_proto::events::v1::{Platform, Post, PostKind};
+use prost::Message;
 use tonic::{Request, Response, Status};
 
 use crate::store::{NewWatch, StatusRow, WatchRow, WatchStore};
@@ -22,16 +26,87 @@ pub const DEFAULT_POLL_INTERVAL_MS: i64 = 60_000;
 /// Bounds of the poll interval a client may ask for.
 pub const POLL_INTERVAL_RANGE_MS: (i64, i64) = (10_000, 24 * 3_600_000);
 
+/// Most posts one `IngestPosts` call may carry.
+pub const MAX_INGEST_POSTS: usize = 1_000;
+
+/// Where `IngestPosts` publishes: the same normaliser (pseudonymisation, text rules) and topic as
+/// the connectors.
+#[derive(Clone)]
+pub struct IngestSink {
+    /// Normaliser with the deployment's HMAC key.
+    pub normaliser: Normaliser,
+    /// Producer of the raw-posts topic.
+    pub producer: EventProducer,
+    /// The raw-posts topic.
+    pub topic: String,
+}
+
 /// The gRPC service.
 pub struct SourceApi {
     store: WatchStore,
+    ingest: IngestSink,
 }
 
 impl SourceApi {
-    /// A service over `store`.
-    pub fn new(store: WatchStore) -> Self {
-        Self { store }
+    /// A service over `store`, publishing pushed posts through `ingest`.
+    pub fn new(store: WatchStore, ingest: IngestSink) -> Self {
+        Self { store, ingest }
     }
+}
+
+fn timestamp_to_utc(timestamp: &prost_types::Timestamp) -> Option<DateTime<Utc>> {
+    DateTime::<Utc>::from_timestamp(timestamp.seconds, u32::try_from(timestamp.nanos).ok()?)
+}
+
+/// Normalises a pushed post exactly like a connector's: `author_id` and `mentions` are the
+/// platform handles (pseudonymised here, never published raw), text rules and caps apply, ids get
+/// the `platform:` prefix when missing.
+pub fn normalise_pushed(post: &Post, normaliser: &Normaliser, now: DateTime<Utc>) -> Result<Post, String> {
+    let platform = Platform::try_from(post.platform).unwrap_or(Platform::Unspecified);
+    if platform == Platform::Unspecified {
+        return Err("platform is required".to_string());
+    }
+    let channel = post.channel.trim();
+    if channel.is_empty() {
+        return Err("channel is required".to_string());
+    }
+    let qualify = |id: &str| {
+        let prefix = format!("{}:", murmur_connectors::normalise::platform_prefix(platform));
+        if id.starts_with(&prefix) {
+            id.to_string()
+        } else {
+            post_id(platform, id)
+        }
+    };
+    let native = post.id.trim();
+    if native.is_empty() || native.len() > 256 {
+        return Err("id must be 1 to 256 bytes".to_string());
+    }
+    let mut draft = PostDraft::new(platform, qualify(native), channel);
+    if !post.parent_id.trim().is_empty() {
+        let root = if post.root_id.trim().is_empty() { String::new() } else { qualify(post.root_id.trim()) };
+        draft.set_reply(qualify(post.parent_id.trim()), root);
+    }
+    if post.kind == PostKind::Forward as i32 {
+        draft.kind = PostKind::Forward;
+    }
+    draft.author_handle = (!post.author_id.is_empty()).then(|| post.author_id.clone());
+    draft.author_deleted = post.author_deleted;
+    draft.author_is_moderator = post.author_is_moderator;
+    draft.mention_handles = post.mentions.clone();
+    // Mentions written in the text count too, in the platform's own syntax (as the connectors do).
+    draft.mention_syntax = if platform == Platform::Reddit { MentionSyntax::RedditUser } else { MentionSyntax::At };
+    draft.hashtags = post.hashtags.clone();
+    draft.text = post.text.clone();
+    draft.title = post.title.clone();
+    draft.created_at = post.created_at.as_ref().and_then(timestamp_to_utc);
+    draft.engagement = post.engagement.unwrap_or_default();
+    draft.channel_audience = post.channel_audience;
+    draft.permalink = post.permalink.clone();
+    draft.language_hint = post.language_hint.clone();
+    draft.forwarded_from = post.forwarded_from.clone();
+    draft.edited = post.edited;
+    Ok(normaliser.finish(draft, now))
 }
 
 /// Validates and normalises a watch from the API.
@@ -263,11 +338,42 @@ impl SourceService for SourceApi {
 
     async fn ingest_posts(
         &self,
-        _request: Request<IngestPostsRequest>,
+        request: Request<IngestPostsRequest>,
     ) -> Result<Response<IngestPostsResponse>, Status> {
-        // Honest refusal until the publishing pipeline exists: accepting posts and dropping
-        // them would lose data silently.
-        Err(Status::unimplemented("IngestPosts is not available yet: the ingestor's publishing pipeline is not built"))
+        let posts = request.into_inner().posts;
+        if posts.is_empty() {
+            return Err(Status::invalid_argument("posts is empty"));
+        }
+        if posts.len() > MAX_INGEST_POSTS {
+            return Err(Status::invalid_argument(format!(
+                "{} posts in one call; at most {MAX_INGEST_POSTS} (split the batch)",
+                posts.len()
+            )));
+        }
+        let now = Utc::now();
+        let mut messages = Vec::with_capacity(posts.len());
+        let mut errors = Vec::new();
+        for (index, post) in posts.iter().enumerate() {
+            match normalise_pushed(post, &self.ingest.normaliser, now) {
+                Ok(normalised) => messages.push(OutgoingMessage {
+                    key: murmur_proto::partition_key(&normalised),
+                    payload: normalised.encode_to_vec(),
+                    headers: Vec::new(),
+                }),
+                Err(reason) => errors.push(format!("posts[{index}]: {reason}")),
+            }
+        }
+        let accepted = messages.len() as i64;
+        if !messages.is_empty() {
+            // Answer only once the broker acknowledged every accepted post.
+            self.ingest.producer.send_all::<Post>(&self.ingest.topic, messages).await.map_err(|error| {
+                Status::unavailable(format!("the broker did not acknowledge the posts ({error}); retry the call"))
+            })?;
+        }
+        if !errors.is_empty() {
+            tracing::warn!(rejected = errors.len(), first = %errors[0], "IngestPosts rejected posts");
+        }
+        Ok(Response::new(IngestPostsResponse { accepted, rejected: errors.len() as i64, errors }))
     }
 }
 

@@ -36,6 +36,11 @@ pub struct Config {
     /// production: anyone can re-identify authors hashed with it.
     #[arg(long, env = "MURMUR_DEV_MODE", default_value_t = false)]
     pub dev_mode: bool,
+    /// JSON file of watches created at start-up (existing ones are kept), e.g.
+    /// `[{"platform": "reddit", "target": "running"}, {"platform": "mastodon", "target": "rstats",
+    /// "instance": "fosstodon.org", "poll_interval_seconds": 120}]`.
+    #[arg(long, env = "MURMUR_WATCHES_FILE")]
+    pub watches_file: Option<PathBuf>,
     /// Polls running at once over all watches.
     #[arg(long, env = "MURMUR_MAX_CONCURRENT_POLLS", default_value_t = 8)]
     pub max_concurrent_polls: usize,

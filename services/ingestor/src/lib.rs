@@ -32,7 +32,7 @@ use murmur_common::kafka::producer::EventProducer;
 use murmur_connectors::schedule::{Backoff, PollIntervalPolicy};
 use murmur_connectors::{Normaliser, Pseudonymiser};
 
-use crate::api::SourceApi;
+use crate::api::{IngestSink, SourceApi};
 use crate::metrics::IngestorMetrics;
 use crate::scheduler::{Scheduler, SchedulerSettings};
 use crate::sources::Sources;
@@ -64,7 +64,12 @@ impl Application {
         let pool = db::connect(&config.database, Duration::from_secs(10)).await?;
         migrator().run(&pool).await.map_err(|error| anyhow::anyhow!("database migrations failed: {error}"))?;
         let store = WatchStore::new(pool);
-        let sources = Arc::new(Sources::new(&config.platforms, Normaliser::new(pseudonymiser))?);
+        if let Some(path) = &config.watches_file {
+            let created = load_watches_file(&store, path).await?;
+            tracing::info!(file = %path.display(), watches = created, "watches from the config file");
+        }
+        let normaliser = Normaliser::new(pseudonymiser);
+        let sources = Arc::new(Sources::new(&config.platforms, normaliser.clone())?);
         let producer = EventProducer::new(&config.kafka, Some(kafka_metrics))?;
         let settings = SchedulerSettings {
             max_concurrent_polls: config.max_concurrent_polls,
@@ -87,7 +92,10 @@ impl Application {
         );
 
         let ports = (DEFAULT_GRPC_PORT, DEFAULT_ADMIN_PORT);
-        let api = SourceApi::new(store);
+        let api = SourceApi::new(
+            store,
+            IngestSink { normaliser, producer: producer.clone(), topic: config.output_topic.clone() },
+        );
         let (mut supervisor, grpc_addr) =
             start_service(&config.server, ports, &["murmur.api.v1.SourceService"], registry, &shutdown, |router| {
                 router.add_service(SourceServiceServer::new(api))
@@ -116,6 +124,47 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         self.supervisor.run().await
     }
+}
+
+/// One entry of the watches file.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WatchEntry {
+    platform: String,
+    target: String,
+    #[serde(default)]
+    instance: String,
+    #[serde(default)]
+    poll_interval_seconds: Option<i64>,
+}
+
+/// Creates the watches of a JSON file (validated like the API's; existing ones are kept).
+/// Returns how many entries the file holds.
+pub async fn load_watches_file(store: &WatchStore, path: &std::path::Path) -> anyhow::Result<usize> {
+    let raw = std::fs::read_to_string(path)
+        .map_err(|error| anyhow::anyhow!("cannot read the watches file {}: {error}", path.display()))?;
+    let entries: Vec<WatchEntry> = serde_json::from_str(&raw).map_err(|error| {
+        anyhow::anyhow!("the watches file {} is not a JSON list of watches: {error}", path.display())
+    })?;
+    for (index, entry) in entries.iter().enumerate() {
+        let platform = murmur_proto::events::v1::Platform::from_str_name(&format!(
+            "PLATFORM_{}",
+            entry.platform.trim().to_uppercase()
+        ))
+        .ok_or_else(|| anyhow::anyhow!("{}: entry {index}: unknown platform `{}`", path.display(), entry.platform))?;
+        let watch = murmur_proto::api::v1::Watch {
+            platform: platform as i32,
+            target: entry.target.clone(),
+            instance: entry.instance.clone(),
+            poll_interval: entry.poll_interval_seconds.map(|seconds| prost_types::Duration { seconds, nanos: 0 }),
+            enabled: true,
+            ..Default::default()
+        };
+        let new = api::validate_watch(&watch)
+            .map_err(|status| anyhow::anyhow!("{}: entry {index}: {}", path.display(), status.message()))?;
+        store.create(&new).await?;
+    }
+    Ok(entries.len())
 }
 
 /// The pseudonymiser from the configured key; the public dev key only in dev mode.

@@ -8,6 +8,29 @@ use std::time::Duration;
 use murmur_common::config::{parse_duration, DatabaseArgs, KafkaArgs, ServerArgs, TelemetryArgs};
 use murmur_proto::topics;
 
+/// Parses `max`, `<n>/s` or `<k>x`.
+pub fn parse_replay_speed(raw: &str) -> Result<murmur_connectors::replay::ReplaySpeed, String> {
+    use murmur_connectors::replay::ReplaySpeed;
+    let raw = raw.trim();
+    let positive = |number: &str| {
+        number
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|value| value.is_finite() && *value > 0.0)
+            .ok_or_else(|| format!("invalid replay speed `{raw}` (use max, 500/s or 60x)"))
+    };
+    if raw.eq_ignore_ascii_case("max") {
+        Ok(ReplaySpeed::AsFastAsPossible)
+    } else if let Some(rate) = raw.strip_suffix("/s") {
+        Ok(ReplaySpeed::PostsPerSecond(positive(rate)?))
+    } else if let Some(factor) = raw.strip_suffix('x') {
+        Ok(ReplaySpeed::TimeScaled(positive(factor)?))
+    } else {
+        Err(format!("invalid replay speed `{raw}` (use max, 500/s or 60x)"))
+    }
+}
+
 /// One-shot commands.
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum Command {
@@ -41,6 +64,15 @@ pub struct Config {
     /// "instance": "fosstodon.org", "poll_interval_seconds": 120}]`.
     #[arg(long, env = "MURMUR_WATCHES_FILE")]
     pub watches_file: Option<PathBuf>,
+    /// JSONL file of normalised posts to replay into the broker as a watch (format in the README);
+    /// its cursor is stored like any watch's, so a restart resumes where the last acknowledged
+    /// batch ended.
+    #[arg(long, env = "MURMUR_REPLAY_FILE")]
+    pub replay_file: Option<PathBuf>,
+    /// Replay pacing: `max` (as fast as possible), `<n>/s` (posts per second) or `<k>x` (the
+    /// posts' own time gaps divided by k; `1x` is real time, `60x` an hour per minute).
+    #[arg(long, env = "MURMUR_REPLAY_SPEED", default_value = "max", value_parser = parse_replay_speed)]
+    pub replay_speed: murmur_connectors::replay::ReplaySpeed,
     /// Polls running at once over all watches.
     #[arg(long, env = "MURMUR_MAX_CONCURRENT_POLLS", default_value_t = 8)]
     pub max_concurrent_polls: usize,

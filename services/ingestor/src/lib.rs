@@ -69,7 +69,25 @@ impl Application {
             tracing::info!(file = %path.display(), watches = created, "watches from the config file");
         }
         let normaliser = Normaliser::new(pseudonymiser);
-        let sources = Arc::new(Sources::new(&config.platforms, normaliser.clone())?);
+        let replay = config.replay_file.as_ref().map(|path| murmur_connectors::replay::ReplayConfig {
+            speed: config.replay_speed,
+            ..murmur_connectors::replay::ReplayConfig::new(path)
+        });
+        if let Some(path) = &config.replay_file {
+            if !path.is_file() {
+                anyhow::bail!("MURMUR_REPLAY_FILE {} is not a readable file", path.display());
+            }
+            let target = path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
+            store
+                .create(&store::NewWatch {
+                    platform: sources::REPLAY_PLATFORM.to_string(),
+                    target,
+                    instance: String::new(),
+                    poll_interval_ms: 10_000,
+                })
+                .await?;
+        }
+        let sources = Arc::new(Sources::new(&config.platforms, normaliser.clone(), replay)?);
         let producer = EventProducer::new(&config.kafka, Some(kafka_metrics))?;
         let settings = SchedulerSettings {
             max_concurrent_polls: config.max_concurrent_polls,

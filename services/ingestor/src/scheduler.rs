@@ -224,6 +224,12 @@ impl Scheduler {
                 (respect_rate_limit(&outcome.rate_limit, jittered, now), None)
             }
         };
+        // A replay file is read back to back while it yields posts (no platform to be polite to).
+        let wait = if watch.platform == crate::sources::REPLAY_PLATFORM && error.is_none() && !fresh.is_empty() {
+            Duration::ZERO
+        } else {
+            wait
+        };
         self.metrics.poll(&watch.platform, if error.is_some() { "partial" } else { "ok" });
         tracing::info!(published = fresh.len(), next_poll_in = ?wait, "poll done");
         let record = PollRecord {

@@ -25,7 +25,11 @@ pub struct Sources {
     mastodon: Mutex<HashMap<String, Arc<AnyConnector>>>,
     mastodon_url_template: String,
     normaliser: Normaliser,
+    replay: Option<Arc<AnyConnector>>,
 }
+
+/// Platform name of the replay watch.
+pub const REPLAY_PLATFORM: &str = "replay";
 
 /// Why a watch cannot be polled.
 #[derive(Debug, thiserror::Error)]
@@ -43,7 +47,18 @@ pub enum SourceError {
 
 impl Sources {
     /// Builds the connectors from `args`, pseudonymising with `normaliser`.
-    pub fn new(args: &PlatformArgs, normaliser: Normaliser) -> Result<Self, ConnectorError> {
+    pub fn new(
+        args: &PlatformArgs,
+        normaliser: Normaliser,
+        replay: Option<murmur_connectors::replay::ReplayConfig>,
+    ) -> Result<Self, ConnectorError> {
+        let replay = match replay {
+            Some(config) => Some(Arc::new(AnyConnector::Replay(murmur_connectors::replay::ReplayConnector::new(
+                config,
+                normaliser.clone(),
+            )?))),
+            None => None,
+        };
         let reddit_auth = match (&args.reddit_client_id, &args.reddit_client_secret) {
             (Some(client_id), Some(client_secret)) => match (&args.reddit_username, &args.reddit_password) {
                 (Some(username), Some(password)) => RedditAuth::Script {
@@ -92,6 +107,7 @@ impl Sources {
             mastodon: Mutex::new(HashMap::new()),
             mastodon_url_template: args.mastodon_url_template.clone(),
             normaliser,
+            replay,
         })
     }
 
@@ -119,6 +135,12 @@ impl Sources {
                 };
                 Ok((connector, tag))
             }
+            REPLAY_PLATFORM => Ok((
+                self.replay
+                    .clone()
+                    .ok_or_else(|| SourceError::NotConfigured("replay watches need MURMUR_REPLAY_FILE".into()))?,
+                WatchSpec::Replay,
+            )),
             other => Err(invalid(format!("unknown platform `{other}`"))),
         }
     }

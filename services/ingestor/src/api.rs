@@ -117,6 +117,9 @@ pub fn validate_watch(watch: &Watch) -> Result<NewWatch, Status> {
         Platform::Reddit => {
             ("reddit", SubredditName::parse(&watch.target).map_err(|e| invalid(e.to_string()))?.as_str().to_string())
         }
+        Platform::Telegram if watch.target.trim() == crate::sources::TELEGRAM_BOT_TARGET => {
+            ("telegram", crate::sources::TELEGRAM_BOT_TARGET.to_string())
+        }
         Platform::Telegram => (
             "telegram",
             ChannelUsername::parse(&watch.target).map_err(|e| invalid(e.to_string()))?.as_str().to_string(),

@@ -151,4 +151,11 @@ pub struct PlatformArgs {
     /// X API v2 bearer token; X watches are refused without it.
     #[arg(long, env = "MURMUR_X_BEARER_TOKEN", hide_env_values = true)]
     pub x_bearer_token: Option<String>,
+    /// Telegram Bot API token: enables the `telegram`/`bot` watch (discussion-group comments and
+    /// channel posts the bot receives through getUpdates).
+    #[arg(long, env = "MURMUR_TELEGRAM_BOT_TOKEN", hide_env_values = true)]
+    pub telegram_bot_token: Option<String>,
+    /// Telegram Bot API base URL.
+    #[arg(long, env = "MURMUR_TELEGRAM_BOT_URL", default_value = "https://api.telegram.org")]
+    pub telegram_bot_url: String,
 }

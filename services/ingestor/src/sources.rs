@@ -22,11 +22,16 @@ pub struct Sources {
     telegram_web: Arc<AnyConnector>,
     bluesky: Arc<AnyConnector>,
     x: Option<Arc<AnyConnector>>,
+    telegram_bot: Option<Arc<AnyConnector>>,
     mastodon: Mutex<HashMap<String, Arc<AnyConnector>>>,
     mastodon_url_template: String,
     normaliser: Normaliser,
     replay: Option<Arc<AnyConnector>>,
 }
+
+/// Target of the Telegram bot watch (one per bot: getUpdates offsets are per bot). Telegram
+/// usernames have at least 5 characters, so it never names a channel.
+pub const TELEGRAM_BOT_TARGET: &str = "bot";
 
 /// Platform name of the replay watch.
 pub const REPLAY_PLATFORM: &str = "replay";
@@ -99,7 +104,21 @@ impl Sources {
             }
             _ => None,
         };
+        let telegram_bot = match &args.telegram_bot_token {
+            Some(token) if !token.trim().is_empty() => {
+                let config = murmur_connectors::telegram::bot::TelegramBotConfig {
+                    base_url: args.telegram_bot_url.clone(),
+                    ..murmur_connectors::telegram::bot::TelegramBotConfig::new(Secret::new(token.clone()))
+                };
+                Some(Arc::new(AnyConnector::TelegramBot(murmur_connectors::telegram::bot::TelegramBotConnector::new(
+                    config,
+                    normaliser.clone(),
+                )?)))
+            }
+            _ => None,
+        };
         Ok(Self {
+            telegram_bot,
             reddit: Arc::new(AnyConnector::Reddit(reddit)),
             telegram_web: Arc::new(AnyConnector::TelegramWeb(telegram_web)),
             bluesky: Arc::new(AnyConnector::Bluesky(bluesky)),
@@ -118,6 +137,12 @@ impl Sources {
             "reddit" => Ok((
                 Arc::clone(&self.reddit),
                 WatchSpec::Subreddit(SubredditName::parse(&watch.target).map_err(|e| invalid(e.to_string()))?),
+            )),
+            "telegram" if watch.target == TELEGRAM_BOT_TARGET => Ok((
+                self.telegram_bot.clone().ok_or_else(|| {
+                    SourceError::NotConfigured("the telegram bot watch needs MURMUR_TELEGRAM_BOT_TOKEN".into())
+                })?,
+                WatchSpec::TelegramBot,
             )),
             "telegram" => Ok((
                 Arc::clone(&self.telegram_web),

@@ -15,7 +15,7 @@ use murmur_proto::events::v1::Post;
 use prost::Message;
 use sqlx::{Connection, PgConnection, Row};
 
-const LINES: usize = 2_000;
+const LINES: usize = 600;
 
 async fn fresh_database() -> String {
     let name = format!("murmur_test_{}", uuid::Uuid::new_v4().simple());
@@ -62,7 +62,7 @@ async fn a_replay_file_is_published_whole_across_a_crash() {
             format!("--database-url={database_url}"),
             format!("--output-topic={topic}"),
             format!("--replay-file={}", path.display()),
-            "--replay-speed=500/s".into(),
+            "--replay-speed=200/s".into(),
             "--min-poll-interval=1s".into(),
             "--dev-mode".into(),
         ])
@@ -78,7 +78,7 @@ async fn a_replay_file_is_published_whole_across_a_crash() {
             &format!("--database-url={database_url}"),
             &format!("--output-topic={topic}"),
             &format!("--replay-file={}", path.display()),
-            "--replay-speed=500/s",
+            "--replay-speed=200/s",
             "--min-poll-interval=1s",
             "--dev-mode",
         ])
@@ -112,7 +112,7 @@ async fn a_replay_file_is_published_whole_across_a_crash() {
     let mut records_read = 0;
     for _ in 0..4 {
         let reader_topic = topic.clone();
-        let records = tokio::task::spawn_blocking(move || read_all(&reader_topic, expected, Duration::from_secs(30)))
+        let records = tokio::task::spawn_blocking(move || read_all(&reader_topic, expected, Duration::from_secs(60)))
             .await
             .expect("reader");
         records_read = records.len();

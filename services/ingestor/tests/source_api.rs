@@ -69,13 +69,14 @@ async fn watches_are_created_idempotently_validated_paged_and_deleted() {
     for request in [
         watch(Platform::Mastodon, "#rstats", "mastodon.social"),
         watch(Platform::Telegram, "durov", ""),
+        watch(Platform::Telegram, "bot", ""),
         watch(Platform::Bluesky, "rust", ""),
         watch(Platform::X, "rustlang", ""),
     ] {
         client.create_watch(request).await.expect("create");
     }
 
-    // Paging: 5 watches, 2 per page, every watch exactly once.
+    // Paging: 6 watches, 2 per page, every watch exactly once.
     let mut seen = Vec::new();
     let mut page_token = String::new();
     loop {
@@ -94,7 +95,7 @@ async fn watches_are_created_idempotently_validated_paged_and_deleted() {
     let mut unique = seen.clone();
     unique.sort();
     unique.dedup();
-    assert_eq!((seen.len(), unique.len()), (5, 5), "{seen:?}");
+    assert_eq!((seen.len(), unique.len()), (6, 6), "{seen:?}");
     let mastodon_only = client
         .list_watches(ListWatchesRequest { platform: Platform::Mastodon as i32, ..Default::default() })
         .await
@@ -115,7 +116,7 @@ async fn watches_are_created_idempotently_validated_paged_and_deleted() {
     WatchStore::new(pool.clone()).save_cursor(created_id, "t3_abd").await.expect("upsert cursor");
     let statuses =
         client.list_source_statuses(ListSourceStatusesRequest::default()).await.expect("statuses").into_inner();
-    assert_eq!(statuses.statuses.len(), 5);
+    assert_eq!(statuses.statuses.len(), 6);
     let status = statuses.statuses.iter().find(|s| s.watch_name == created.name).expect("status of created watch");
     assert_eq!(status.cursor, "t3_abd");
 
@@ -201,7 +202,7 @@ async fn pushed_posts_are_normalised_pseudonymised_and_published_and_watches_com
 
     let reader_topic = topic.clone();
     let records =
-        tokio::task::spawn_blocking(move || read_all(&reader_topic, 2, Duration::from_secs(30))).await.expect("reader");
+        tokio::task::spawn_blocking(move || read_all(&reader_topic, 2, Duration::from_secs(90))).await.expect("reader");
     assert_eq!(records.len(), 2);
     let published: Vec<Post> =
         records.iter().map(|record| Post::decode(record.payload.as_slice()).expect("a Post")).collect();

@@ -58,6 +58,13 @@ pub async fn connect(args: &DatabaseArgs, acquire_timeout: Duration) -> Result<P
     Ok(pool)
 }
 
+/// Runs a service's embedded migrations. The services share one database, each with its own
+/// migration set, so versions applied by another service are not an error.
+pub async fn migrate(pool: &PgPool, mut migrator: sqlx::migrate::Migrator) -> anyhow::Result<()> {
+    migrator.set_ignore_missing(true);
+    migrator.run(pool).await.map_err(|error| anyhow::anyhow!("database migrations failed: {error}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::redact_url;

@@ -62,7 +62,7 @@ impl Application {
         let pseudonymiser = pseudonymiser(&config)?;
         check_brokers(&client_config(&config.kafka), Duration::from_secs(10)).await?;
         let pool = db::connect(&config.database, Duration::from_secs(10)).await?;
-        migrator().run(&pool).await.map_err(|error| anyhow::anyhow!("database migrations failed: {error}"))?;
+        db::migrate(&pool, migrator()).await?;
         let store = WatchStore::new(pool);
         if let Some(path) = &config.watches_file {
             let created = load_watches_file(&store, path).await?;

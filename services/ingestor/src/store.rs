@@ -4,12 +4,9 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
-/// Embedded migrations, run at start-up. The aggregator keeps its own migrations in the same
-/// database, so versions applied by the other service are not an error.
+/// Embedded migrations, run at start-up and by `ingestor migrate` (with `murmur_common::db::migrate`).
 pub fn migrator() -> sqlx::migrate::Migrator {
-    let mut migrator = sqlx::migrate!("./migrations");
-    migrator.set_ignore_missing(true);
-    migrator
+    sqlx::migrate!("./migrations")
 }
 
 /// A validated watch to create.

@@ -49,12 +49,45 @@ fn internal(error: sqlx::Error) -> Status {
     Status::internal("the insights store failed; see the aggregator's logs")
 }
 
+/// Paged list requests: `page_size` and `page_token` are paging, every other field is a filter.
+trait PagedRequest: Message + Clone {
+    fn clear_paging(&mut self);
+}
+
+macro_rules! paged_requests {
+    ($($request:ty),*) => {
+        $(impl PagedRequest for $request {
+            fn clear_paging(&mut self) {
+                self.page_size = 0;
+                self.page_token.clear();
+            }
+        })*
+    };
+}
+
+paged_requests!(
+    ListCommunitiesRequest,
+    ListCommunityMembersRequest,
+    ListSignalsRequest,
+    ListChannelMetricsRequest,
+    ListAlertsRequest
+);
+
 /// A fingerprint of a request's filters (the request with its paging fields cleared).
-fn filter_hash<M: Message + Clone>(request: &M, clear: impl FnOnce(&mut M)) -> String {
+fn filter_hash<M: PagedRequest>(request: &M) -> String {
     let mut filters = request.clone();
-    clear(&mut filters);
+    filters.clear_paging();
     let digest = Sha256::digest(filters.encode_to_vec());
     digest.iter().take(6).map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// The next page's token of an offset-paged list (empty on the last page).
+fn next_offset_token(has_more: bool, hash: &str, offset: i64, page_size: i64) -> String {
+    if has_more {
+        encode_token(hash, &(offset + page_size).to_string())
+    } else {
+        String::new()
+    }
 }
 
 /// Opaque page token: hex of `hash|cursor`.
@@ -290,10 +323,7 @@ impl InsightsService for InsightsApi {
         if !request.min_engagement_rate.is_finite() {
             return Err(Status::invalid_argument("min_engagement_rate must be a number"));
         }
-        let hash = filter_hash(&request, |filters| {
-            filters.page_size = 0;
-            filters.page_token.clear();
-        });
+        let hash = filter_hash(&request);
         let cursor = decode_token(&request.page_token, &hash)?;
         let (after_score, after_id) = match cursor {
             None => (f64::INFINITY, 0_i64),
@@ -369,10 +399,7 @@ impl InsightsService for InsightsApi {
         if Role::try_from(request.role).is_err() {
             return Err(Status::invalid_argument(format!("unknown role {}", request.role)));
         }
-        let hash = filter_hash(&request, |filters| {
-            filters.page_size = 0;
-            filters.page_token.clear();
-        });
+        let hash = filter_hash(&request);
         let offset = offset_cursor(decode_token(&request.page_token, &hash)?)?;
         let exists = sqlx::query("SELECT 1 FROM communities WHERE id = $1")
             .bind(id)
@@ -401,8 +428,7 @@ impl InsightsService for InsightsApi {
         let has_more = rows.len() as i64 > page_size;
         let members =
             rows.iter().take(page_size as usize).map(member_from_row).collect::<Result<_, _>>().map_err(internal)?;
-        let next_page_token =
-            if has_more { encode_token(&hash, &(offset + page_size).to_string()) } else { String::new() };
+        let next_page_token = next_offset_token(has_more, &hash, offset, page_size);
         Ok(Response::new(ListCommunityMembersResponse { members, next_page_token }))
     }
 
@@ -449,10 +475,7 @@ impl InsightsService for InsightsApi {
                 .map_err(|_| Status::invalid_argument(format!("unknown signal class {class}")))?;
             classes.push(*class as i16);
         }
-        let hash = filter_hash(&request, |filters| {
-            filters.page_size = 0;
-            filters.page_token.clear();
-        });
+        let hash = filter_hash(&request);
         let offset = offset_cursor(decode_token(&request.page_token, &hash)?)?;
         let rows = sqlx::query(
             "SELECT bucket_start, bucket_end, detail FROM signals
@@ -483,8 +506,7 @@ impl InsightsService for InsightsApi {
                 bucket_end: Some(timestamp(to_ms(bucket_end))),
             });
         }
-        let next_page_token =
-            if has_more { encode_token(&hash, &(offset + page_size).to_string()) } else { String::new() };
+        let next_page_token = next_offset_token(has_more, &hash, offset, page_size);
         Ok(Response::new(ListSignalsResponse { signals, next_page_token }))
     }
 
@@ -538,10 +560,7 @@ impl InsightsService for InsightsApi {
             return Err(Status::invalid_argument(format!("unknown platform {}", request.platform)));
         }
         let (start, end) = time_range(request.start_time.as_ref(), request.end_time.as_ref())?;
-        let hash = filter_hash(&request, |filters| {
-            filters.page_size = 0;
-            filters.page_token.clear();
-        });
+        let hash = filter_hash(&request);
         let offset = offset_cursor(decode_token(&request.page_token, &hash)?)?;
         let rows = sqlx::query(&format!(
             "SELECT m.platform, m.channel, {METRICS_COLUMNS} FROM window_metrics m
@@ -568,8 +587,7 @@ impl InsightsService for InsightsApi {
                 metrics: metrics_from_row(row).map_err(internal)?,
             });
         }
-        let next_page_token =
-            if has_more { encode_token(&hash, &(offset + page_size).to_string()) } else { String::new() };
+        let next_page_token = next_offset_token(has_more, &hash, offset, page_size);
         Ok(Response::new(ListChannelMetricsResponse { channels, next_page_token }))
     }
 
@@ -579,10 +597,7 @@ impl InsightsService for InsightsApi {
         let filter = request.filter.clone().unwrap_or_default();
         check_alert_filter(&filter)?;
         let (start, _) = time_range(request.start_time.as_ref(), None)?;
-        let hash = filter_hash(&request, |filters| {
-            filters.page_size = 0;
-            filters.page_token.clear();
-        });
+        let hash = filter_hash(&request);
         let before_seq = match decode_token(&request.page_token, &hash)? {
             None => i64::MAX,
             Some(cursor) => cursor.parse().map_err(|_| Status::invalid_argument("bad page_token"))?,

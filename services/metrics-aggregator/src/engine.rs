@@ -14,7 +14,7 @@
 //! long-lived state ([`DetectorState`]) serialises to a compact snapshot so a restart resumes
 //! with the same community ids and signal baselines.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use murmur_detect::alerts::{
     Alert as DetectedAlert, AlertConfig, AlertDecider, AlertWindow, CommunityChange, LifecycleStatus,
@@ -247,8 +247,7 @@ pub struct Engine {
     decider: AlertDecider,
     window_posts: Vec<PostRecord>,
     platform_of_channel: HashMap<String, i32>,
-    /// Posts left out of the open window's KPIs because it was full.
-    pub window_overflow: u64,
+    window_overflow: u64,
 }
 
 /// Start of the period of length `period` containing `time`.
@@ -330,14 +329,14 @@ impl Engine {
         self.state.latest_event
     }
 
+    /// Posts left out of a window's KPIs because the window buffer was full (for metrics).
+    pub fn window_overflow(&self) -> u64 {
+        self.window_overflow
+    }
+
     /// Live actors and pairs of the graph (for metrics).
     pub fn graph_size(&self) -> (usize, usize) {
         (self.state.graph.live_actor_count(), self.state.graph.pair_count())
-    }
-
-    /// Communities currently tracked.
-    pub fn tracked_communities(&self) -> usize {
-        self.state.tracker.community_of_actor().values().collect::<HashSet<_>>().len()
     }
 
     /// Re-adds a post of the open window to the KPI buffer only (after a restart: the snapshot holds

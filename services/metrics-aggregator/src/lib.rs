@@ -55,7 +55,7 @@ pub struct Application {
 
 /// Applies the aggregator's migrations.
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
-    store::migrator().run(pool).await.map_err(|error| anyhow::anyhow!("database migrations failed: {error}"))
+    db::migrate(pool, store::migrator()).await
 }
 
 /// Restores the engine from the latest snapshot and re-feeds what was stored after it; results are

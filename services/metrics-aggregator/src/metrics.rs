@@ -46,6 +46,8 @@ pub struct AggregatorMetrics {
     pub communities: Gauge,
     /// Size of the latest detector snapshot in bytes.
     pub snapshot_bytes: Gauge,
+    /// Posts left out of a window's KPIs because MURMUR_MAX_WINDOW_POSTS was reached.
+    pub window_overflow: Gauge,
 }
 
 impl AggregatorMetrics {
@@ -66,6 +68,7 @@ impl AggregatorMetrics {
             graph_pairs: Gauge::default(),
             communities: Gauge::default(),
             snapshot_bytes: Gauge::default(),
+            window_overflow: Gauge::default(),
         };
         let sub = registry.sub_registry_with_prefix("murmur_aggregator");
         sub.register("posts_stored", "Scored posts stored for the first time", metrics.posts_stored.clone());
@@ -82,6 +85,11 @@ impl AggregatorMetrics {
         sub.register("graph_pairs", "Live actor pairs of the interaction graph", metrics.graph_pairs.clone());
         sub.register("communities", "Communities after the latest detection run", metrics.communities.clone());
         sub.register("snapshot_bytes", "Size of the latest detector snapshot", metrics.snapshot_bytes.clone());
+        sub.register(
+            "window_overflow_posts",
+            "Posts left out of window KPIs because MURMUR_MAX_WINDOW_POSTS was reached",
+            metrics.window_overflow.clone(),
+        );
         metrics
     }
 

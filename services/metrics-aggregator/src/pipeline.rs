@@ -185,18 +185,19 @@ impl AggregatorHandler {
 
     /// Stores and processes already-decoded scored posts with their partition (the consumer's path
     /// without Kafka; the benchmark feeds it directly). Returns how many were new.
-    pub async fn process(&self, batch: &[(i32, ScoredPost)]) -> Result<usize, TransientError> {
+    pub async fn process(&self, batch: Vec<(i32, ScoredPost)>) -> Result<usize, TransientError> {
         let mut state = self.state.lock().await;
         self.flush(&mut state).await?;
+        let mut posts = Vec::with_capacity(batch.len());
         for (partition, scored) in batch {
             if let Some(post) = scored.post.as_ref() {
                 let created = post.created_at.as_ref().map(convert::timestamp_ms);
                 let observed = post.observed_at.as_ref().map(convert::timestamp_ms);
                 let observed = observed.or(created).unwrap_or_default();
-                state.clock.observe(*partition, convert::clamp_created(created.unwrap_or(observed), observed));
+                state.clock.observe(partition, convert::clamp_created(created.unwrap_or(observed), observed));
             }
+            posts.push(scored);
         }
-        let posts: Vec<ScoredPost> = batch.iter().map(|(_, post)| post.clone()).collect();
         let started = Instant::now();
         let stored = self.store.store_batch(&posts).await.map_err(transient("storing the batch"))?;
         self.metrics.store_seconds.observe(started.elapsed().as_secs_f64());
@@ -218,6 +219,7 @@ impl AggregatorHandler {
         let (actors, pairs) = state.engine.graph_size();
         self.metrics.graph_actors.set(actors as i64);
         self.metrics.graph_pairs.set(pairs as i64);
+        self.metrics.window_overflow.set(state.engine.window_overflow() as i64);
         if state.last_snapshot.elapsed() >= self.snapshot_interval {
             self.snapshot(&mut state).await?;
         }
@@ -301,7 +303,7 @@ impl AggregatorHandler {
 
     /// Lets the watermark move without new posts (a slow partition went idle): call periodically.
     pub async fn tick(&self) -> Result<(), TransientError> {
-        self.process(&[]).await.map(|_| ())
+        self.process(Vec::new()).await.map(|_| ())
     }
 
     /// Persists what is queued and saves a snapshot (at shutdown).
@@ -331,7 +333,7 @@ impl BatchHandler for AggregatorHandler {
                 }
             }
         }
-        self.process(&posts).await?;
+        self.process(posts).await?;
         Ok(BatchOutcome { rejected })
     }
 }

@@ -16,10 +16,7 @@ use crate::engine::{BucketOutput, DetectionOutput, LateReply, PostInput};
 
 /// Embedded migrations, run at start-up and by `metrics-aggregator migrate`.
 pub fn migrator() -> sqlx::migrate::Migrator {
-    let mut migrator = sqlx::migrate!("./migrations");
-    // The ingestor keeps its own migrations in the same database.
-    migrator.set_ignore_missing(true);
-    migrator
+    sqlx::migrate!("./migrations")
 }
 
 /// Milliseconds since the epoch → timestamp (clamped to what Postgres stores).

@@ -209,6 +209,15 @@ fn print_json(value: Value) {
     println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
 }
 
+/// Prints `items` as a JSON array or as the table `table` renders.
+fn emit<T>(json: bool, items: &[T], to_json: fn(&T) -> Value, table: fn(&[T]) -> String) {
+    if json {
+        print_json(Value::Array(items.iter().map(to_json).collect()));
+    } else {
+        println!("{}", table(items));
+    }
+}
+
 fn map_err(status: tonic::Status) -> anyhow::Error {
     anyhow::anyhow!("{}: {}", status.code(), status.message())
 }
@@ -313,11 +322,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let communities =
                 client.list_communities(calls.request(request)).await.map_err(map_err)?.into_inner().communities;
-            if json {
-                print_json(Value::Array(communities.iter().map(out::community_json).collect()));
-            } else {
-                println!("{}", out::communities_table(&communities));
-            }
+            emit(json, &communities, out::community_json, out::communities_table);
         }
         Command::Community { id } => {
             let community = client
@@ -341,21 +346,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let members =
                 client.list_community_members(calls.request(request)).await.map_err(map_err)?.into_inner().members;
-            if json {
-                print_json(Value::Array(members.iter().map(out::member_json).collect()));
-            } else {
-                println!("{}", out::members_table(&members));
-            }
+            emit(json, &members, out::member_json, out::members_table);
         }
         Command::Metrics { id } => {
             let request = ListCommunityMetricsRequest { name: community_name(&id), ..Default::default() };
             let points =
                 client.list_community_metrics(calls.request(request)).await.map_err(map_err)?.into_inner().points;
-            if json {
-                print_json(Value::Array(points.iter().map(out::metrics_json).collect()));
-            } else {
-                println!("{}", out::metrics_table(&points));
-            }
+            emit(json, &points, out::metrics_json, out::metrics_table);
         }
         Command::Signals { since, class, language, limit } => {
             let request = ListSignalsRequest {
@@ -370,11 +367,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 ..Default::default()
             };
             let signals = client.list_signals(calls.request(request)).await.map_err(map_err)?.into_inner().signals;
-            if json {
-                print_json(Value::Array(signals.iter().map(out::signal_json).collect()));
-            } else {
-                println!("{}", out::signals_table(&signals));
-            }
+            emit(json, &signals, out::signal_json, out::signals_table);
         }
         Command::Trend { term, since } => {
             let request = GetTermTrendRequest {
@@ -403,11 +396,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let channels =
                 client.list_channel_metrics(calls.request(request)).await.map_err(map_err)?.into_inner().channels;
-            if json {
-                print_json(Value::Array(channels.iter().map(out::channel_json).collect()));
-            } else {
-                println!("{}", out::channels_table(&channels));
-            }
+            emit(json, &channels, out::channel_json, out::channels_table);
         }
         Command::Alerts { follow, kind, subject, platform, channel, after, since, limit } => {
             let filter = AlertFilter {

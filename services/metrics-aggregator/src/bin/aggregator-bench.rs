@@ -241,7 +241,7 @@ async fn run(cli: &Cli, url: &str) -> anyhow::Result<()> {
                     .iter()
                     .map(|bytes| murmur_proto::events::v1::ScoredPost::decode(bytes.as_slice()).map(|post| (0, post)))
                     .collect::<Result<_, _>>()?;
-                stored += handler.process(&decoded).await.map_err(|error| anyhow::anyhow!("{error}"))?;
+                stored += handler.process(decoded).await.map_err(|error| anyhow::anyhow!("{error}"))?;
                 if index.is_multiple_of(20) {
                     eprintln!("  {stored} posts, {:.0} posts/s", stored as f64 / started.elapsed().as_secs_f64());
                 }
@@ -363,7 +363,7 @@ async fn run(cli: &Cli, url: &str) -> anyhow::Result<()> {
                 index += chunk.len() as u64;
                 let batch: Vec<(i32, murmur_proto::events::v1::ScoredPost)> =
                     chunk.into_iter().map(|post| (0, post)).collect();
-                handler.process(&batch).await.map_err(|error| anyhow::anyhow!("{error}"))?;
+                handler.process(batch).await.map_err(|error| anyhow::anyhow!("{error}"))?;
                 if index.is_multiple_of(100_000) {
                     eprintln!("  loaded {index} posts in {:.0} s", started.elapsed().as_secs_f64());
                 }

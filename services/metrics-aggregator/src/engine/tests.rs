@@ -1,3 +1,5 @@
+use std::collections::HashSet;
+
 use super::*;
 
 const HOUR: i64 = 3_600_000;

@@ -14,7 +14,7 @@
 //! long-lived state ([`DetectorState`]) serialises to a compact snapshot so a restart resumes
 //! with the same community ids and signal baselines.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use murmur_detect::alerts::{
     Alert as DetectedAlert, AlertConfig, AlertDecider, AlertWindow, CommunityChange, LifecycleStatus,
@@ -74,7 +74,7 @@ impl Default for EngineConfig {
 }
 
 /// A stored post as the engine needs it (the service builds it from a `ScoredPost`).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PostInput {
     /// `platform:native_id`.
     pub id: String,
@@ -141,6 +141,11 @@ pub struct DetectorState {
     latest_event: Option<TimestampMs>,
     bucket_start: Option<TimestampMs>,
     window_start: Option<TimestampMs>,
+    /// Posts later than the open bucket or window, in time order: the watermark is held back by a
+    /// slower partition, so their period is not open yet. They are counted when it opens (a post
+    /// added early would be counted in the wrong bucket).
+    #[serde(default)]
+    held: VecDeque<PostInput>,
     /// Highest store sequence number fed to the engine.
     pub last_seq: i64,
 }
@@ -273,6 +278,7 @@ impl Engine {
             latest_event: None,
             bucket_start: None,
             window_start: None,
+            held: VecDeque::new(),
             last_seq: 0,
         };
         Engine::with_state(config, state)
@@ -364,7 +370,11 @@ impl Engine {
             // the batch's later posts (other partitions included, which the cap counts) are not in yet.
             let cap_here = cap.map_or(post.created_at, |cap| cap.min(post.created_at));
             self.advance(post.created_at, Some(cap_here), &mut outputs);
-            self.add_post(post);
+            if self.fits_open_periods(post.created_at) {
+                self.add_post(post);
+            } else {
+                self.hold(post.clone());
+            }
         }
         outputs.extend(self.advance_watermark(cap));
         for reply in late_replies {
@@ -406,6 +416,35 @@ impl Engine {
         outputs
     }
 
+    /// Whether a post at `time` belongs to the open bucket and window (or an earlier one: late
+    /// posts count in the open period, as before).
+    fn fits_open_periods(&self, time: TimestampMs) -> bool {
+        let bucket_end = self.state.bucket_start.map(|start| start + self.config.bucket_ms);
+        let window_end = self.state.window_start.map(|start| start + self.config.detection_interval_ms);
+        bucket_end.is_none_or(|end| time < end) && window_end.is_none_or(|end| time < end)
+    }
+
+    fn hold(&mut self, post: PostInput) {
+        let at = self.state.held.partition_point(|held| held.created_at <= post.created_at);
+        self.state.held.insert(at, post);
+    }
+
+    /// Adds the held posts whose periods are now open.
+    fn release_held(&mut self) {
+        while let Some(post) = self.state.held.front() {
+            if !self.fits_open_periods(post.created_at) {
+                break;
+            }
+            let post = self.state.held.pop_front().unwrap_or_default();
+            self.add_post(&post);
+        }
+    }
+
+    /// Posts waiting for their period to open.
+    pub fn held_posts(&self) -> usize {
+        self.state.held.len()
+    }
+
     fn catch_up(&mut self, watermark: TimestampMs, outputs: &mut Vec<EngineOutput>) {
         let bucket = self.config.bucket_ms;
         let interval = self.config.detection_interval_ms;
@@ -430,6 +469,7 @@ impl Engine {
                 (Some(_), None) => self.close_bucket(outputs),
                 _ => self.run_detection(outputs),
             }
+            self.release_held();
         }
     }
 

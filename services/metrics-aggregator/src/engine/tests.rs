@@ -171,3 +171,29 @@ fn the_cap_holds_windows_open_until_the_slow_partition_catches_up() {
     assert_eq!(runs[0].channels.len(), 2, "B's late post is in the first window");
     assert_eq!(detections(&engine.advance_watermark(None)).len(), 1);
 }
+
+#[test]
+fn posts_read_ahead_of_a_held_watermark_count_in_their_own_bucket_and_window() {
+    let mut engine = Engine::new(config());
+    // Partition A read hours 0..3 while the cap (partition B) is still at minute 10: the later
+    // posts wait for their bucket instead of inflating the open one.
+    let ahead: Vec<PostInput> =
+        (0..4).map(|hour| post(hour as usize, "a", Some("b"), hour * HOUR + 1, "alpha")).collect();
+    assert!(engine.ingest(&ahead, &[], Some(10 * 60_000)).is_empty());
+    assert_eq!(engine.held_posts(), 3);
+    let outputs = engine.advance_watermark(None);
+    // One post per hourly window (KPIs) and the buckets close in order.
+    let posts_per_window: Vec<(TimestampMs, u64)> = detections(&outputs)
+        .iter()
+        .map(|run| (run.window_start, run.channels.iter().map(|(_, kpis)| kpis.group.member_posts).sum()))
+        .collect();
+    assert_eq!(posts_per_window, vec![(0, 1), (HOUR, 1), (2 * HOUR, 1)]);
+    let buckets = outputs.iter().filter(|output| matches!(output, EngineOutput::Bucket(_))).count();
+    assert_eq!(buckets, 3);
+    assert_eq!(engine.held_posts(), 0, "the hour-3 post is in the open bucket now");
+    // The held posts survive a snapshot.
+    let mut engine = Engine::new(config());
+    engine.ingest(&ahead, &[], Some(10 * 60_000));
+    let restored = Engine::restore(config(), &engine.snapshot().expect("snapshot")).expect("restore");
+    assert_eq!(restored.held_posts(), 3);
+}

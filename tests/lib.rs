@@ -117,6 +117,11 @@ impl ServiceProcess {
         panic!("{} not ready after {timeout:?}:\n{output}", self.name);
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("running child has a pid")
+    }
+
     /// Sends SIGTERM and waits for the exit status (at most `timeout`).
     pub async fn terminate(&mut self, timeout: Duration) -> ExitStatus {
         let pid = self.child.id().expect("running child has a pid");

@@ -122,10 +122,18 @@ def test_tracing_goes_through_the_collector_to_jaeger(compose):
         assert services[name]["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector:4317"
 
 
-def test_simulator_is_a_demo_profile_service(compose):
-    simulator = compose["services"]["simulator"]
-    assert simulator["profiles"] == ["demo"]
+def test_the_demo_stream_is_generated_then_replayed_only_in_the_demo_profile(compose):
+    services = compose["services"]
+    simulator, replay = services["simulator"], services["demo-replay"]
+    assert simulator["profiles"] == replay["profiles"] == ["demo"]
     assert simulator["build"]["args"]["SERVICE"] == "murmur-sim"
+    assert simulator["command"][0] == "generate" and simulator["restart"] == "no"
+    out = simulator["environment"]["MURMUR_SIM_OUT"]
+    assert replay["environment"]["MURMUR_REPLAY_FILE"] == f"{out}/stream.jsonl"
+    volume = lambda service: {mount.split(":")[0]: mount.split(":")[1] for mount in service["volumes"]}
+    assert volume(simulator)["sim-data"] == out and volume(replay)["sim-data"] == out
+    assert replay["depends_on"]["simulator"]["condition"] == "service_completed_successfully"
+    assert "sim-data" in compose["volumes"]
 
 
 def test_every_env_var_given_to_a_murmur_binary_is_one_of_its_settings(compose):

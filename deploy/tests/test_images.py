@@ -79,9 +79,6 @@ def test_every_image_the_deployments_use_is_a_workspace_binary():
         if "SERVICE" not in args:
             continue
         package = args["SERVICE"]
-        if package == "murmur-sim" and package not in binaries:
-            assert service.get("profiles") == ["demo"], "the simulator (issue 7) may only be missing behind a profile"
-            continue
         assert package in binaries and package in binaries[package], f"{name}: no package/bin {package}"
     for deployment in of_kind(rendered("default"), "Deployment"):
         [container] = deployment["spec"]["template"]["spec"]["containers"]

@@ -164,10 +164,15 @@ impl<H: BatchHandler> BatchConsumer<H> {
             .set("enable.partition.eof", "false");
         // Defaults a user's KAFKA_OPTIONS can override. Smaller fetches keep each broker request short:
         // under load a slow broker (tansu on SQLite, seen here) otherwise answers heartbeats late, the
-        // session times out and the group rejoins.
-        for (key, value) in
-            [("session.timeout.ms", "45000"), ("fetch.max.bytes", "8388608"), ("max.partition.fetch.bytes", "2097152")]
-        {
+        // session times out and the group rejoins. A short fetch wait bounds what each hop adds to
+        // ingest-to-queryable latency (tansu answers an empty fetch only after the full wait: with
+        // librdkafka's 500 ms the pipeline's p50 at 2,000 posts/s was 1.1 s, with 50 ms 0.5 s).
+        for (key, value) in [
+            ("session.timeout.ms", "45000"),
+            ("fetch.max.bytes", "8388608"),
+            ("max.partition.fetch.bytes", "2097152"),
+            ("fetch.wait.max.ms", "50"),
+        ] {
             if kafka.kafka_options.iter().all(|(option, _)| option != key) {
                 config.set(key, value);
             }

@@ -381,6 +381,22 @@ async fn the_simulated_stream_is_found_end_to_end_across_an_aggregator_kill() {
         );
     }
     assert!(detected_while_weak >= 2, "only {detected_while_weak} planted terms were caught while weak");
+    // The user CLI answers from the same API: the best-matching community and a planted term.
+    let best = &found.planted[0];
+    let listed = murmurctl(&aggregator, &ingestor, &["-o", "json", "communities", "--limit", "200"]);
+    assert!(
+        listed.contains(&format!("\"{}\"", best.detected)),
+        "murmurctl communities lacks {}:\n{listed}",
+        best.detected
+    );
+    let signals_out = murmurctl(&aggregator, &ingestor, &["-o", "json", "signals", "--limit", "500"]);
+    assert!(signals_out.contains("\"glowtape\""), "murmurctl signals lacks glowtape:\n{signals_out}");
+    let watches = murmurctl(&aggregator, &ingestor, &["watch", "list"]);
+    assert!(
+        watches.contains("stream.jsonl") && watches.contains(&total.to_string()),
+        "murmurctl watch list lacks the replay watch and its {total} posts:\n{watches}"
+    );
+
     // Stop the aggregator cleanly: its alert stream ends, and holds what the topic holds.
     let exit = aggregator.terminate(Duration::from_secs(30)).await;
     assert!(exit.success(), "aggregator exit {exit}");
@@ -402,6 +418,18 @@ async fn the_simulated_stream_is_found_end_to_end_across_an_aggregator_kill() {
     }
     let _ = std::fs::remove_dir_all(&dir);
     eprintln!("end to end in {:.1} s", started.elapsed().as_secs_f64());
+}
+
+/// Runs the `murmurctl` binary against the running services; returns its standard output.
+fn murmurctl(aggregator: &ServiceProcess, ingestor: &ServiceProcess, args: &[&str]) -> String {
+    let output = std::process::Command::new(murmur_e2e::binary("murmurctl"))
+        .args(["--insights-addr", &format!("http://{}", aggregator.grpc_addr)])
+        .args(["--source-addr", &format!("http://{}", ingestor.grpc_addr)])
+        .args(args)
+        .output()
+        .expect("murmurctl runs");
+    assert!(output.status.success(), "murmurctl {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 /// Waits until a service's counter (summed over labels) is positive.

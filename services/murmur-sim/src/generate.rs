@@ -558,40 +558,34 @@ impl Generator {
             }
             out
         };
-        let place_channel = |plat: Plat, channel: &str| match plat {
-            Plat::Mastodon => format!("{MASTODON_HOST}/{channel}"),
-            _ => channel.to_string(),
+        let place = |id, plat, channel: &str, language, audience, vocabulary, members| Place {
+            id,
+            plat,
+            channel: match plat {
+                Plat::Mastodon => format!("{MASTODON_HOST}/{channel}"),
+                _ => channel.to_string(),
+            },
+            language,
+            audience,
+            vocabulary,
+            members,
+            posted: BTreeSet::new(),
+            recent: VecDeque::new(),
+            channel_posts: VecDeque::new(),
+            onset_ms: None,
         };
         let crowds = CROWDS
             .iter()
-            .map(|spec| Place {
-                id: spec.id,
-                plat: spec.plat,
-                channel: place_channel(spec.plat, spec.channel),
-                language: spec.language,
-                audience: spec.audience,
-                vocabulary: spec.vocabulary,
-                members: handles(&mut rng, spec.plat, spec.pool),
-                posted: BTreeSet::new(),
-                recent: VecDeque::new(),
-                channel_posts: VecDeque::new(),
-                onset_ms: None,
+            .map(|spec| {
+                let members = handles(&mut rng, spec.plat, spec.pool);
+                place(spec.id, spec.plat, spec.channel, spec.language, spec.audience, spec.vocabulary, members)
             })
             .collect();
         let planted = PLANTED
             .iter()
-            .map(|spec| Place {
-                id: spec.id,
-                plat: spec.plat,
-                channel: place_channel(spec.plat, spec.channel),
-                language: spec.language,
-                audience: spec.audience,
-                vocabulary: spec.vocabulary,
-                members: handles(&mut rng, spec.plat, spec.size),
-                posted: BTreeSet::new(),
-                recent: VecDeque::new(),
-                channel_posts: VecDeque::new(),
-                onset_ms: None,
+            .map(|spec| {
+                let members = handles(&mut rng, spec.plat, spec.size);
+                place(spec.id, spec.plat, spec.channel, spec.language, spec.audience, spec.vocabulary, members)
             })
             .collect();
         Generator {

@@ -136,22 +136,37 @@ impl CsrGraph {
         let node_count = self_loops.len();
         debug_assert_eq!(offsets.len(), node_count + 1);
         debug_assert_eq!(node_sizes.len(), node_count);
-        let mut strengths = vec![0.0; node_count];
-        let mut total_strength = 0.0;
-        for node in 0..node_count {
-            let row_weight: f64 = weights[offsets[node]..offsets[node + 1]].iter().sum();
-            strengths[node] = row_weight + 2.0 * self_loops[node];
-            total_strength += strengths[node];
-        }
-        Self {
+        let mut graph = Self {
             offsets,
             neighbours,
             weights,
             self_loops,
             node_sizes,
-            strengths,
-            total_edge_weight: total_strength / 2.0,
+            strengths: Vec::new(),
+            total_edge_weight: 0.0,
+        };
+        graph.recompute_strengths();
+        graph
+    }
+
+    /// A graph without nodes, whose vectors serve as storage to be filled later.
+    pub(crate) fn empty() -> Self {
+        Self::from_parts(vec![0], Vec::new(), Vec::new(), Vec::new(), Vec::new())
+    }
+
+    /// Recomputes strengths `k_v = Σ_u w_vu + 2·loop_v` and `m = Σ_v k_v / 2` from the rows.
+    pub(crate) fn recompute_strengths(&mut self) {
+        let node_count = self.self_loops.len();
+        self.strengths.clear();
+        self.strengths.reserve(node_count);
+        let mut total_strength = 0.0;
+        for node in 0..node_count {
+            let row_weight: f64 = self.weights[self.offsets[node]..self.offsets[node + 1]].iter().sum();
+            let strength = row_weight + 2.0 * self.self_loops[node];
+            self.strengths.push(strength);
+            total_strength += strength;
         }
+        self.total_edge_weight = total_strength / 2.0;
     }
 
     /// Number of nodes.
@@ -172,6 +187,11 @@ impl CsrGraph {
         }
         let row = self.offsets[node]..self.offsets[node + 1];
         (&self.neighbours[row.clone()], &self.weights[row])
+    }
+
+    /// Largest number of neighbours of a node (0 for an empty or edgeless graph).
+    pub(crate) fn max_degree(&self) -> usize {
+        self.offsets.windows(2).map(|row| row[1] - row[0]).max().unwrap_or(0)
     }
 
     /// Strength `k_v` (sum of incident edge weights, loops counted twice); 0 when out of range.

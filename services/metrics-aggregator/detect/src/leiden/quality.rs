@@ -43,8 +43,7 @@ impl QualityFunction {
         }
     }
 
-    /// Factor turning a unified gain into the change of the quality value (`1/m` or 1), used by
-    /// the randomness of the refinement so that `θ` means the same thing as in the paper.
+    /// Factor turning a unified gain into the change of the quality value (`1/m` or 1).
     pub(crate) fn gain_scale(&self, graph: &CsrGraph) -> f64 {
         match *self {
             Self::Modularity { .. } if graph.total_edge_weight > 0.0 => 1.0 / graph.total_edge_weight,
@@ -111,12 +110,18 @@ pub fn partition_quality(graph: &CsrGraph, membership: &[u32], quality: QualityF
 /// Rewrites labels in place to `0..k` in order of first appearance and returns `k`.
 /// `u32::MAX` is treated like any other label.
 pub fn relabel_dense(labels: &mut [u32]) -> usize {
+    relabel_dense_with(labels, &mut Vec::new())
+}
+
+/// [`relabel_dense`] with a reusable scratch vector (no allocation once it has grown).
+pub(crate) fn relabel_dense_with(labels: &mut [u32], scratch: &mut Vec<u32>) -> usize {
     let node_count = labels.len();
     if labels.iter().all(|&label| (label as usize) < node_count) {
-        let mut mapping = vec![u32::MAX; node_count];
+        scratch.clear();
+        scratch.resize(node_count, u32::MAX);
         let mut next_label = 0u32;
         for label in labels.iter_mut() {
-            let slot = &mut mapping[*label as usize];
+            let slot = &mut scratch[*label as usize];
             if *slot == u32::MAX {
                 *slot = next_label;
                 next_label += 1;

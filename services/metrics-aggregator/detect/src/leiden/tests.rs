@@ -316,3 +316,85 @@ fn empty_and_edgeless_graphs_are_handled() {
     let outcome = leiden(&edgeless, &LeidenConfig::default());
     assert_eq!(outcome.community_count, 4);
 }
+
+#[test]
+fn further_iterations_never_lower_the_quality() {
+    // Same seed, one more iteration allowed: the longer run continues the shorter one.
+    let (edges, _) =
+        PlantedPartition { node_count: 2000, community_count: 20, average_degree: 10, mixing: 0.5, seed: 9 }.generate();
+    let graph = CsrGraph::from_edges(2000, &edges).expect("valid");
+    let mut previous = f64::NEG_INFINITY;
+    for max_iterations in 1..6 {
+        let config = LeidenConfig { max_iterations, tolerance: 0.0, seed: 3, ..LeidenConfig::default() };
+        let outcome = leiden(&graph, &config);
+        assert!(outcome.quality >= previous - 1e-12, "{max_iterations}: {} < {previous}", outcome.quality);
+        assert_eq!(count_disconnected_communities(&graph, &outcome.membership), 0);
+        previous = outcome.quality;
+    }
+}
+
+#[test]
+fn patience_keeps_iterating_after_idle_iterations() {
+    let (edges, _) =
+        PlantedPartition { node_count: 1500, community_count: 15, average_degree: 10, mixing: 0.5, seed: 4 }.generate();
+    let graph = CsrGraph::from_edges(1500, &edges).expect("valid");
+    let strict =
+        |patience| LeidenConfig { max_iterations: 1000, tolerance: 0.0, patience, seed: 8, ..LeidenConfig::default() };
+    let first_idle = leiden(&graph, &strict(0));
+    let patient = leiden(&graph, &strict(3));
+    // The patient run repeats the first one, then needs 4 idle iterations in a row to stop.
+    assert!(patient.iterations >= first_idle.iterations + 3, "{} vs {}", patient.iterations, first_idle.iterations);
+    assert!(patient.quality >= first_idle.quality - 1e-12);
+    assert_eq!(count_disconnected_communities(&graph, &patient.membership), 0);
+}
+
+#[test]
+fn tolerance_stops_after_an_iteration_that_improves_too_little() {
+    let (edges, _) =
+        PlantedPartition { node_count: 1000, community_count: 10, average_degree: 12, mixing: 0.3, seed: 2 }.generate();
+    let graph = CsrGraph::from_edges(1000, &edges).expect("valid");
+    // Any improvement is "too little" with an infinite tolerance: one iteration only.
+    let lax = leiden(&graph, &LeidenConfig { tolerance: f64::INFINITY, ..LeidenConfig::default() });
+    assert_eq!(lax.iterations, 1);
+    // With no tolerance the run goes on until an iteration moves nothing.
+    let strict = leiden(&graph, &LeidenConfig { tolerance: 0.0, max_iterations: 1000, ..LeidenConfig::default() });
+    assert!(strict.iterations >= 2);
+    assert!(strict.quality >= lax.quality - 1e-12);
+}
+
+#[test]
+fn warm_start_splits_a_disconnected_community_it_kept_whole() {
+    // Two triangles far apart share a label; nothing is touched, so the first iteration keeps
+    // that community whole and the final connectivity pass must split it.
+    let mut edges = clique_edges(0, 3);
+    edges.extend(clique_edges(3, 3));
+    edges.extend(clique_edges(6, 4));
+    edges.push((2, 6));
+    let graph = unweighted(10, &edges);
+    let initial = [0, 0, 0, 0, 0, 0, 1, 1, 1, 1];
+    let outcome = Leiden::new(modularity_config(1))
+        .run_warm(&graph, &WarmStart { initial_membership: &initial, touched_nodes: &[] });
+    assert_eq!(count_disconnected_communities(&graph, &outcome.membership), 0);
+    assert_ne!(outcome.membership[0], outcome.membership[3]);
+    let recomputed = partition_quality(&graph, &outcome.membership, QualityFunction::Modularity { resolution: 1.0 });
+    assert!((recomputed - outcome.quality).abs() < 1e-12);
+}
+
+#[test]
+fn warm_start_keeps_untouched_communities_and_matches_a_cold_run() {
+    // A ring of 12 cliques; a warm start from the cliques with one new edge inside a clique.
+    let mut edges = Vec::new();
+    for clique in 0..12u32 {
+        edges.extend(clique_edges(clique * 6, 6));
+        edges.push((clique * 6, ((clique + 1) % 12) * 6 + 1));
+    }
+    let before = unweighted(72, &edges);
+    let cold = leiden(&before, &modularity_config(5));
+    assert_eq!(cold.community_count, 12);
+    edges.push((13, 13 + 1));
+    let after = unweighted(72, &edges);
+    let warm = Leiden::new(modularity_config(5))
+        .run_warm(&after, &WarmStart { initial_membership: &cold.membership, touched_nodes: &[13, 14] });
+    assert_eq!(warm.membership, cold.membership);
+    assert_eq!(warm.split_communities, 0);
+}

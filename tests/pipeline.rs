@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use murmur_common::testing::{fresh_topic, read_all};
+use murmur_common::testing::{fresh_database, fresh_topic, read_all};
 use murmur_connectors::normalise::pseudonym::Pseudonymiser;
 use murmur_e2e::ServiceProcess;
 use murmur_proto::api::v1::insights_service_client::InsightsServiceClient;
@@ -29,18 +29,10 @@ use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
 use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
 use tonic_reflection::pb::v1::ServerReflectionRequest;
 
-const ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 const KEY: &str = "e2e-pseudonymisation-key-not-a-real-secret";
 /// Floors on the planted communities' recovery (measured values are printed by the test).
 const MIN_NMI: f64 = 0.75;
 const MIN_F1: f64 = 0.75;
-
-async fn fresh_database() -> String {
-    let name = format!("murmur_e2e_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = PgConnection::connect(ADMIN_URL).await.expect("postgres reachable (run scripts/stack up)");
-    sqlx::query(&format!("create database {name}")).execute(&mut admin).await.expect("create database");
-    format!("postgres://postgres@127.0.0.1:5432/{name}")
-}
 
 async fn count(database_url: &str, sql: &str) -> i64 {
     let mut connection = PgConnection::connect(database_url).await.expect("connect");
@@ -111,7 +103,7 @@ async fn the_simulated_stream_is_found_end_to_end_across_an_aggregator_kill() {
     let scored = fresh_topic("e2e-scored", 3).await;
     let alerts_topic = fresh_topic("e2e-alerts", 3).await;
     let deadletter = fresh_topic("e2e-dlq", 1).await;
-    let database_url = fresh_database().await;
+    let database_url = fresh_database("murmur_e2e").await;
     let stream_file = stream_path.to_string_lossy().into_owned();
 
     let scorer_group = format!("scorer-{scored}");

@@ -100,3 +100,17 @@ pub async fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) 
     }
     condition()
 }
+
+/// A new, empty database named `{prefix}_{uuid}` on the local Postgres (`MURMUR_TEST_POSTGRES`,
+/// default `postgres://postgres@127.0.0.1:5432`); returns its URL.
+pub async fn fresh_database(prefix: &str) -> String {
+    use sqlx::Connection;
+    let server =
+        std::env::var("MURMUR_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_string());
+    let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(&format!("{server}/postgres"))
+        .await
+        .expect("postgres reachable (run scripts/stack up)");
+    sqlx::query(&format!("create database {name}")).execute(&mut admin).await.expect("create database");
+    format!("{server}/{name}")
+}

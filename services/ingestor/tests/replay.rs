@@ -9,20 +9,13 @@ use std::time::Duration;
 
 use clap::Parser;
 use ingestor::{Application, Config};
-use murmur_common::testing::{fresh_topic, read_all};
+use murmur_common::testing::{fresh_database, fresh_topic, read_all};
 use murmur_common::Shutdown;
 use murmur_proto::events::v1::Post;
 use prost::Message;
 use sqlx::{Connection, PgConnection, Row};
 
 const LINES: usize = 600;
-
-async fn fresh_database() -> String {
-    let name = format!("murmur_test_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = PgConnection::connect("postgres://postgres@127.0.0.1:5432/postgres").await.expect("postgres");
-    sqlx::query(&format!("create database {name}")).execute(&mut admin).await.expect("create database");
-    format!("postgres://postgres@127.0.0.1:5432/{name}")
-}
 
 /// The replay watch's stored cursor (`None` until the service migrated and stored one).
 async fn stored_cursor(database_url: &str) -> Option<String> {
@@ -36,7 +29,7 @@ async fn stored_cursor(database_url: &str) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replay_file_is_published_whole_across_a_crash() {
-    let database_url = fresh_database().await;
+    let database_url = fresh_database("murmur_test").await;
     let topic = fresh_topic("ingest-replay", 2).await;
     let path = std::env::temp_dir().join(format!("replay-{}.jsonl", uuid::Uuid::new_v4().simple()));
     let mut file = std::fs::File::create(&path).expect("create replay file");

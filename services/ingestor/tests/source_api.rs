@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::Parser;
 use ingestor::store::WatchStore;
 use ingestor::{Application, Config};
-use murmur_common::testing::{fresh_topic, read_all};
+use murmur_common::testing::{fresh_database, fresh_topic, read_all};
 use murmur_common::Shutdown;
 use murmur_proto::api::v1::source_service_client::SourceServiceClient;
 use murmur_proto::api::v1::{
@@ -17,13 +17,6 @@ use prost::Message;
 use sqlx::{Connection, PgConnection};
 
 const ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-
-async fn fresh_database() -> String {
-    let name = format!("murmur_test_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = PgConnection::connect(ADMIN_URL).await.expect("postgres reachable (run scripts/stack up)");
-    sqlx::query(&format!("create database {name}")).execute(&mut admin).await.expect("create database");
-    format!("postgres://postgres@127.0.0.1:5432/{name}")
-}
 
 fn watch(platform: Platform, target: &str, instance: &str) -> CreateWatchRequest {
     CreateWatchRequest {
@@ -38,7 +31,7 @@ fn watch(platform: Platform, target: &str, instance: &str) -> CreateWatchRequest
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watches_are_created_idempotently_validated_paged_and_deleted() {
-    let database_url = fresh_database().await;
+    let database_url = fresh_database("murmur_test").await;
     let brokers = std::env::var("KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into());
     let config = Config::parse_from([
         "ingestor",
@@ -140,7 +133,7 @@ async fn watches_are_created_idempotently_validated_paged_and_deleted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pushed_posts_are_normalised_pseudonymised_and_published_and_watches_come_from_a_file() {
-    let database_url = fresh_database().await;
+    let database_url = fresh_database("murmur_test").await;
     let topic = fresh_topic("ingest-push", 2).await;
     let brokers = std::env::var("KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into());
     let watches_file = std::env::temp_dir().join(format!("watches-{}.json", uuid::Uuid::new_v4().simple()));

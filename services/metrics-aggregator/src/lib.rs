@@ -127,16 +127,15 @@ impl Application {
             topic_partitions(&client_config(&config.kafka), &config.input_topic, Duration::from_secs(10)).await?;
         let clock = PartitionClock::new(partitions, config.detection.partition_idle_timeout);
         let (hub, _) = tokio::sync::broadcast::channel(4096);
-        let handler = Arc::new(AggregatorHandler::new(
+        let (handler, worker) = AggregatorHandler::new(
             engine,
             store.clone(),
             AlertSink { producer: producer.clone(), topic: config.alerts_topic.clone(), hub: hub.clone() },
             metrics,
             config.snapshot_interval,
             clock,
-        ));
-        // Alerts stored but not produced before a crash go out now.
-        handler.publish_outbox().await.map_err(|error| anyhow::anyhow!("{error}"))?;
+        );
+        let handler = Arc::new(handler);
         let api = InsightsApi::new(pool, hub, config.max_page_size, shutdown.token());
 
         let ports = (DEFAULT_GRPC_PORT, DEFAULT_ADMIN_PORT);
@@ -146,11 +145,15 @@ impl Application {
             })
             .await?;
         let stop = shutdown.token();
+        // Alerts stored but not produced before a crash go out first.
+        supervisor.spawn("detection", worker.run(stop));
+        let stop = shutdown.token();
         let consuming = Arc::clone(&handler);
         supervisor.spawn("consumer", async move {
             let handler = consuming;
             consumer.run(&*handler, stop).await?;
-            if let Err(error) = handler.checkpoint().await {
+            // Everything stored goes through the engine, then a snapshot, and the worker stops.
+            if let Err(error) = handler.finish().await {
                 tracing::warn!(error = %error, "final detector snapshot failed; the next start re-reads more posts");
             }
             producer.flush(Duration::from_secs(5));
@@ -164,8 +167,9 @@ impl Application {
                     () = stop.cancelled() => return Ok(()),
                     () = tokio::time::sleep(Duration::from_secs(1)) => {}
                 }
-                if let Err(error) = ticking.tick().await {
-                    tracing::warn!(error = %error, "watermark tick failed; retrying");
+                if ticking.tick().await.is_err() {
+                    // The worker stopped: shutting down.
+                    return Ok(());
                 }
             }
         });

@@ -48,6 +48,8 @@ pub struct AggregatorMetrics {
     pub snapshot_bytes: Gauge,
     /// Posts left out of a window's KPIs because MURMUR_MAX_WINDOW_POSTS was reached.
     pub window_overflow: Gauge,
+    /// Stored batches waiting for the detection worker.
+    pub engine_queue: Gauge,
 }
 
 impl AggregatorMetrics {
@@ -69,6 +71,7 @@ impl AggregatorMetrics {
             communities: Gauge::default(),
             snapshot_bytes: Gauge::default(),
             window_overflow: Gauge::default(),
+            engine_queue: Gauge::default(),
         };
         let sub = registry.sub_registry_with_prefix("murmur_aggregator");
         sub.register("posts_stored", "Scored posts stored for the first time", metrics.posts_stored.clone());
@@ -89,6 +92,11 @@ impl AggregatorMetrics {
             "window_overflow_posts",
             "Posts left out of window KPIs because MURMUR_MAX_WINDOW_POSTS was reached",
             metrics.window_overflow.clone(),
+        );
+        sub.register(
+            "engine_queue_batches",
+            "Stored batches waiting for the detection worker (full at 16: storing waits for detection)",
+            metrics.engine_queue.clone(),
         );
         metrics
     }

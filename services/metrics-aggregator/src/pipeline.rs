@@ -1,15 +1,21 @@
 //! The consumer side: scored posts in, durable results out.
 //!
-//! For each batch of `murmur.posts.scored.v1`:
-//! 1. invalid posts are rejected (dead-letter topic), the rest stored in one Postgres transaction;
-//! 2. the posts stored for the first time feed the [`Engine`] (a replayed batch feeds nothing);
-//! 3. what the engine closed (buckets, detection runs) is persisted, then the alert outbox is
-//!    produced to `murmur.alerts.v1` (acknowledged) and handed to the gRPC alert streams.
+//! For each batch of `murmur.posts.scored.v1`, the [`AggregatorHandler`] (on the consumer's task):
+//! 1. rejects invalid posts (dead-letter topic) and stores the rest in one Postgres transaction;
+//! 2. queues the posts stored for the first time (a replayed batch queues nothing new) for the
+//!    [`DetectionWorker`], with the watermark cap of the partitions seen so far;
+//! 3. returns, and the common consumer stores the batch's offsets.
 //!
-//! The batch's offsets are stored by the common consumer only after this returns `Ok`. Results
-//! the engine produced but that could not be persisted yet stay queued and are retried first; the
-//! engine snapshot is only taken when that queue is empty, so a crash at any point is repaired by
-//! re-feeding the posts stored after the snapshot (every write is an idempotent upsert).
+//! The [`DetectionWorker`] (its own task; the engine's CPU work on the blocking pool) feeds the
+//! [`Engine`], persists what it closed (buckets, detection runs), produces the alert outbox to
+//! `murmur.alerts.v1` (acknowledged) and hands the alerts to the gRPC streams.
+//!
+//! Offsets follow the posts, not the derived results: the engine's state is a function of the
+//! stored posts. The worker's snapshot records the last post sequence number the engine had taken
+//! in, and is only taken when no result is waiting to be persisted; a restart loads it and re-feeds
+//! the posts stored after it. So a crash at any point (a batch stored but not yet in the engine,
+//! a detection run computed but not persisted) is repaired on restart, and every write is an
+//! idempotent upsert with deterministic alert ids.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -18,12 +24,13 @@ use murmur_common::kafka::consumer::{BatchHandler, BatchOutcome, Envelope, Rejec
 use murmur_common::kafka::producer::{EventProducer, OutgoingMessage};
 use murmur_proto::events::v1::{Alert, ScoredPost};
 use prost::Message;
-use tokio::sync::{broadcast, Mutex};
+use tokio::sync::{broadcast, mpsc, oneshot, Mutex};
+use tokio_util::sync::CancellationToken;
 
 use crate::convert;
 use crate::engine::{Engine, EngineOutput};
 use crate::metrics::AggregatorMetrics;
-use crate::store::Store;
+use crate::store::{Store, StoredBatch};
 use murmur_detect::types::TimestampMs;
 
 /// Name of the engine's snapshot row.
@@ -80,23 +87,33 @@ impl PartitionClock {
     }
 }
 
-/// Mutable side of the handler.
-pub struct PipelineState {
-    engine: Engine,
-    pending: VecDeque<EngineOutput>,
-    last_snapshot: Instant,
-    clock: PartitionClock,
+/// Work for the detection worker, in the order the posts were stored.
+enum Work {
+    /// Posts stored for the first time (and replies whose parent just arrived), with the watermark
+    /// cap observed after them.
+    Ingest { stored: StoredBatch, cap: Option<TimestampMs> },
+    /// Lets the watermark move without new posts.
+    Tick { cap: Option<TimestampMs> },
+    /// Persists everything queued and saves a snapshot, then answers; `last` also stops the worker.
+    Checkpoint { last: bool, done: oneshot::Sender<Result<(), TransientError>> },
 }
 
-/// The batch handler of the scored-posts consumer.
+/// Batches the detection worker may have queued before the consumer waits for it.
+const WORK_QUEUE: usize = 16;
+
+/// The consumer's side: stores each batch, then queues it for the [`DetectionWorker`].
+///
+/// The batch's offsets are stored as soon as its posts are committed to Postgres: the posts are
+/// what must not be lost, and everything the engine derives from them is rebuilt on restart from
+/// the latest snapshot plus the posts stored after it (by `seq`). So a post is queryable one
+/// transaction after it is read, whatever a detection run costs, and storing the next batch
+/// overlaps the engine's work on the previous one.
 pub struct AggregatorHandler {
-    state: Mutex<PipelineState>,
     store: Store,
-    producer: EventProducer,
-    alerts_topic: String,
-    hub: AlertHub,
+    /// The partition clock and the queue, locked together so the watermark a tick sends never
+    /// passes posts that are stored but not queued yet.
+    sequencer: Mutex<(PartitionClock, mpsc::Sender<Work>)>,
     metrics: AggregatorMetrics,
-    snapshot_interval: Duration,
 }
 
 /// Where alerts go: the topic (through the producer), then the gRPC streams (the hub).
@@ -107,6 +124,25 @@ pub struct AlertSink {
     pub topic: String,
     /// Live alerts for the streams.
     pub hub: AlertHub,
+}
+
+/// Owns the [`Engine`]: feeds it the stored posts, persists what it closes (buckets, detection
+/// runs), produces the alert outbox and saves snapshots. Results that could not be persisted yet
+/// stay queued and are retried (with backoff) before anything else; the snapshot is only taken when
+/// that queue is empty.
+pub struct DetectionWorker {
+    engine: Option<Engine>,
+    pending: VecDeque<EngineOutput>,
+    last_snapshot: Instant,
+    /// Alerts may be waiting in the outbox (at start, and after each persisted output).
+    outbox_dirty: bool,
+    store: Store,
+    producer: EventProducer,
+    alerts_topic: String,
+    hub: AlertHub,
+    metrics: AggregatorMetrics,
+    snapshot_interval: Duration,
+    work: mpsc::Receiver<Work>,
 }
 
 /// Why a scored post is refused (it goes to the dead-letter topic).
@@ -163,7 +199,8 @@ fn transient(context: &str) -> impl Fn(sqlx::Error) -> TransientError + '_ {
 }
 
 impl AggregatorHandler {
-    /// A handler around a (restored) engine, publishing alerts through `alerts`.
+    /// A handler and the worker around a (restored) engine, publishing alerts through `alerts`.
+    /// Spawn [`DetectionWorker::run`]; the handler waits for it when its queue is full.
     pub fn new(
         engine: Engine,
         store: Store,
@@ -171,30 +208,37 @@ impl AggregatorHandler {
         metrics: AggregatorMetrics,
         snapshot_interval: Duration,
         clock: PartitionClock,
-    ) -> AggregatorHandler {
-        AggregatorHandler {
-            state: Mutex::new(PipelineState { engine, pending: VecDeque::new(), last_snapshot: Instant::now(), clock }),
-            store,
+    ) -> (AggregatorHandler, DetectionWorker) {
+        let (sender, receiver) = mpsc::channel(WORK_QUEUE);
+        let worker = DetectionWorker {
+            engine: Some(engine),
+            pending: VecDeque::new(),
+            last_snapshot: Instant::now(),
+            outbox_dirty: true,
+            store: store.clone(),
             producer: alerts.producer,
             alerts_topic: alerts.topic,
             hub: alerts.hub,
-            metrics,
+            metrics: metrics.clone(),
             snapshot_interval,
-        }
+            work: receiver,
+        };
+        let handler = AggregatorHandler { store, sequencer: Mutex::new((clock, sender)), metrics };
+        (handler, worker)
     }
 
-    /// Stores and processes already-decoded scored posts with their partition (the consumer's path
-    /// without Kafka; the benchmark feeds it directly). Returns how many were new.
+    /// Stores already-decoded scored posts with their partition and queues the new ones for the
+    /// engine (the consumer's path without Kafka; the benchmark feeds it directly). Returns how
+    /// many were new.
     pub async fn process(&self, batch: Vec<(i32, ScoredPost)>) -> Result<usize, TransientError> {
-        let mut state = self.state.lock().await;
-        self.flush(&mut state).await?;
+        let mut times = Vec::with_capacity(batch.len());
         let mut posts = Vec::with_capacity(batch.len());
         for (partition, scored) in batch {
             if let Some(post) = scored.post.as_ref() {
                 let created = post.created_at.as_ref().map(convert::timestamp_ms);
                 let observed = post.observed_at.as_ref().map(convert::timestamp_ms);
                 let observed = observed.or(created).unwrap_or_default();
-                state.clock.observe(partition, convert::clamp_created(created.unwrap_or(observed), observed));
+                times.push((partition, convert::clamp_created(created.unwrap_or(observed), observed)));
             }
             posts.push(scored);
         }
@@ -204,31 +248,139 @@ impl AggregatorHandler {
         self.metrics.posts_stored.inc_by(stored.new_posts.len() as u64);
         self.metrics.posts_duplicate.inc_by(stored.duplicates as u64);
         let new = stored.new_posts.len();
-        let cap = state.clock.cap();
-        let started = Instant::now();
-        let outputs = if new > 0 || !stored.late_replies.is_empty() {
-            let outputs = state.engine.ingest(&stored.new_posts, &stored.late_replies, cap);
-            state.engine.set_last_seq(stored.max_seq);
-            outputs
-        } else {
-            state.engine.advance_watermark(cap)
-        };
-        self.metrics.engine_seconds.observe(started.elapsed().as_secs_f64());
-        state.pending.extend(outputs);
-        self.flush(&mut state).await?;
-        let (actors, pairs) = state.engine.graph_size();
-        self.metrics.graph_actors.set(actors as i64);
-        self.metrics.graph_pairs.set(pairs as i64);
-        self.metrics.window_overflow.set(state.engine.window_overflow() as i64);
-        if state.last_snapshot.elapsed() >= self.snapshot_interval {
-            self.snapshot(&mut state).await?;
+        let mut sequencer = self.sequencer.lock().await;
+        let (clock, queue) = &mut *sequencer;
+        for (partition, time) in times {
+            clock.observe(partition, time);
         }
+        let work = if new > 0 || !stored.late_replies.is_empty() {
+            Work::Ingest { stored, cap: clock.cap() }
+        } else {
+            Work::Tick { cap: clock.cap() }
+        };
+        queue.send(work).await.map_err(|_| worker_stopped())?;
+        self.metrics.engine_queue.set(WORK_QUEUE.saturating_sub(queue.capacity()) as i64);
         Ok(new)
     }
 
+    /// Lets the watermark move without new posts (a slow partition went idle): call periodically.
+    /// Skipped while the worker is busy (the queued work moves the watermark anyway).
+    pub async fn tick(&self) -> Result<(), TransientError> {
+        let sequencer = self.sequencer.lock().await;
+        let (clock, queue) = &*sequencer;
+        match queue.try_send(Work::Tick { cap: clock.cap() }) {
+            Ok(()) | Err(mpsc::error::TrySendError::Full(_)) => Ok(()),
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(worker_stopped()),
+        }
+    }
+
+    /// Waits until everything queued so far is in the engine and persisted, and a snapshot saved.
+    pub async fn checkpoint(&self) -> Result<(), TransientError> {
+        self.send_checkpoint(false).await
+    }
+
+    /// Like [`AggregatorHandler::checkpoint`], then stops the worker (at shutdown).
+    pub async fn finish(&self) -> Result<(), TransientError> {
+        self.send_checkpoint(true).await
+    }
+
+    async fn send_checkpoint(&self, last: bool) -> Result<(), TransientError> {
+        let (done, answer) = oneshot::channel();
+        let sent = self.sequencer.lock().await.1.send(Work::Checkpoint { last, done }).await;
+        sent.map_err(|_| worker_stopped())?;
+        answer.await.map_err(|_| worker_stopped())?
+    }
+}
+
+fn worker_stopped() -> TransientError {
+    TransientError(anyhow::anyhow!("the detection worker has stopped"))
+}
+
+impl DetectionWorker {
+    /// Runs until [`AggregatorHandler::finish`] (or until every handler is dropped). Fails only
+    /// when the engine panicked; the service then stops and a restart rebuilds the engine from the
+    /// snapshot and the stored posts.
+    pub async fn run(mut self, stop: CancellationToken) -> anyhow::Result<()> {
+        self.flush_with_retry(&stop).await;
+        while let Some(work) = self.work.recv().await {
+            self.metrics.engine_queue.set(self.work.len() as i64);
+            match work {
+                Work::Ingest { stored, cap } => {
+                    self.feed(move |engine| {
+                        let outputs = engine.ingest(&stored.new_posts, &stored.late_replies, cap);
+                        if stored.max_seq > 0 {
+                            engine.set_last_seq(stored.max_seq);
+                        }
+                        outputs
+                    })
+                    .await?;
+                }
+                Work::Tick { cap } => self.feed(move |engine| engine.advance_watermark(cap)).await?,
+                Work::Checkpoint { last, done } => {
+                    let result = match self.flush().await {
+                        Ok(()) => self.snapshot().await,
+                        Err(error) => Err(error),
+                    };
+                    // The caller may have given up waiting.
+                    let _ = done.send(result);
+                    if last {
+                        return Ok(());
+                    }
+                    continue;
+                }
+            }
+            self.flush_with_retry(&stop).await;
+            if self.last_snapshot.elapsed() >= self.snapshot_interval {
+                if let Err(error) = self.snapshot().await {
+                    tracing::warn!(error = %error, "detector snapshot failed; retrying at the next batch");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs `step` on the engine off the async threads (a detection run is seconds of CPU on a big
+    /// graph) and queues what it closed.
+    async fn feed<F>(&mut self, step: F) -> anyhow::Result<()>
+    where
+        F: FnOnce(&mut Engine) -> Vec<EngineOutput> + Send + 'static,
+    {
+        let Some(mut engine) = self.engine.take() else { anyhow::bail!("the engine was lost in an earlier panic") };
+        let started = Instant::now();
+        let (engine, outputs) = tokio::task::spawn_blocking(move || {
+            let outputs = step(&mut engine);
+            (engine, outputs)
+        })
+        .await
+        .map_err(|error| anyhow::anyhow!("the detection engine failed: {error}"))?;
+        self.metrics.engine_seconds.observe(started.elapsed().as_secs_f64());
+        let (actors, pairs) = engine.graph_size();
+        self.metrics.graph_actors.set(actors as i64);
+        self.metrics.graph_pairs.set(pairs as i64);
+        self.metrics.window_overflow.set(engine.window_overflow() as i64);
+        self.engine = Some(engine);
+        self.pending.extend(outputs);
+        Ok(())
+    }
+
+    /// Persists and publishes, retrying with capped backoff while the database or broker is down.
+    /// Gives up only at shutdown (what is lost is rebuilt from the snapshot and the stored posts).
+    async fn flush_with_retry(&mut self, stop: &CancellationToken) {
+        let mut attempt = 0_u32;
+        while let Err(error) = self.flush().await {
+            attempt += 1;
+            tracing::warn!(error = %error, attempt, "persisting detection results failed; retrying");
+            let delay = Duration::from_millis(100u64 << attempt.min(8)).min(Duration::from_secs(30));
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(delay) => {}
+            }
+        }
+    }
+
     /// Persists queued results, then produces the alert outbox.
-    async fn flush(&self, state: &mut PipelineState) -> Result<(), TransientError> {
-        while let Some(output) = state.pending.front() {
+    async fn flush(&mut self) -> Result<(), TransientError> {
+        while let Some(output) = self.pending.front() {
             match output {
                 EngineOutput::Bucket(bucket) => {
                     self.store.persist_bucket(bucket).await.map_err(transient("storing a weak-signal bucket"))?;
@@ -251,66 +403,66 @@ impl AggregatorHandler {
                     );
                 }
             }
-            state.pending.pop_front();
+            self.pending.pop_front();
+            self.outbox_dirty = true;
         }
-        self.publish_outbox().await
+        if self.outbox_dirty {
+            publish_outbox(&self.store, &self.producer, &self.alerts_topic, &self.hub, &self.metrics).await?;
+            self.outbox_dirty = false;
+        }
+        Ok(())
     }
 
-    /// Produces stored, unpublished alerts (key = subject), marks them, and hands them to the streams.
-    pub async fn publish_outbox(&self) -> Result<(), TransientError> {
-        loop {
-            let alerts = self.store.unpublished_alerts(OUTBOX_BATCH).await.map_err(transient("reading the outbox"))?;
-            if alerts.is_empty() {
-                return Ok(());
-            }
-            let messages = alerts
-                .iter()
-                .map(|(_, alert)| OutgoingMessage {
-                    key: alert.subject.clone(),
-                    payload: alert.encode_to_vec(),
-                    headers: Vec::new(),
-                })
-                .collect();
-            self.producer
-                .send_all::<Alert>(&self.alerts_topic, messages)
-                .await
-                .map_err(|error| TransientError(anyhow::anyhow!("producing alerts: {error}")))?;
-            let seqs: Vec<i64> = alerts.iter().map(|(seq, _)| *seq).collect();
-            self.store.mark_published(&seqs).await.map_err(transient("marking alerts published"))?;
-            for (seq, alert) in alerts {
-                self.metrics.count_alert(alert.kind);
-                // No subscriber is fine.
-                let _ = self.hub.send((seq, alert));
-            }
-        }
-    }
-
-    async fn snapshot(&self, state: &mut PipelineState) -> Result<(), TransientError> {
-        if !state.pending.is_empty() {
+    async fn snapshot(&mut self) -> Result<(), TransientError> {
+        let Some(engine) = self.engine.as_ref() else { return Ok(()) };
+        if !self.pending.is_empty() {
             return Ok(());
         }
         let started = Instant::now();
-        let bytes = state.engine.snapshot().map_err(TransientError)?;
+        let bytes = engine.snapshot().map_err(TransientError)?;
         self.store
-            .save_snapshot(SNAPSHOT_NAME, state.engine.last_seq(), &bytes)
+            .save_snapshot(SNAPSHOT_NAME, engine.last_seq(), &bytes)
             .await
             .map_err(transient("saving the detector snapshot"))?;
-        state.last_snapshot = Instant::now();
+        self.last_snapshot = Instant::now();
         self.metrics.snapshot_bytes.set(bytes.len() as i64);
         tracing::debug!(bytes = bytes.len(), seconds = started.elapsed().as_secs_f64(), "detector snapshot saved");
         Ok(())
     }
+}
 
-    /// Lets the watermark move without new posts (a slow partition went idle): call periodically.
-    pub async fn tick(&self) -> Result<(), TransientError> {
-        self.process(Vec::new()).await.map(|_| ())
-    }
-
-    /// Persists what is queued and saves a snapshot (at shutdown).
-    pub async fn checkpoint(&self) -> Result<(), TransientError> {
-        let mut state = self.state.lock().await;
-        self.flush(&mut state).await?;
-        self.snapshot(&mut state).await
+/// Produces stored, unpublished alerts (key = subject), marks them, and hands them to the streams.
+async fn publish_outbox(
+    store: &Store,
+    producer: &EventProducer,
+    topic: &str,
+    hub: &AlertHub,
+    metrics: &AggregatorMetrics,
+) -> Result<(), TransientError> {
+    loop {
+        let alerts = store.unpublished_alerts(OUTBOX_BATCH).await.map_err(transient("reading the outbox"))?;
+        if alerts.is_empty() {
+            return Ok(());
+        }
+        let messages = alerts
+            .iter()
+            .map(|(_, alert)| OutgoingMessage {
+                key: alert.subject.clone(),
+                payload: alert.encode_to_vec(),
+                headers: Vec::new(),
+            })
+            .collect();
+        producer
+            .send_all::<Alert>(topic, messages)
+            .await
+            .map_err(|error| TransientError(anyhow::anyhow!("producing alerts: {error}")))?;
+        let seqs: Vec<i64> = alerts.iter().map(|(seq, _)| *seq).collect();
+        store.mark_published(&seqs).await.map_err(transient("marking alerts published"))?;
+        for (seq, alert) in alerts {
+            metrics.count_alert(alert.kind);
+            // No subscriber is fine.
+            let _ = hub.send((seq, alert));
+        }
     }
 }
 

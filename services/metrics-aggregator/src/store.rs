@@ -339,40 +339,7 @@ impl Store {
         let mut transaction = self.pool.begin().await?;
         let window_start = to_time(output.window_start);
         let window_end = to_time(output.window_end);
-        for community in &output.communities {
-            let kpis = &community.kpis;
-            let themes: Vec<String> = kpis.themes.iter().map(|(term, _)| term.clone()).collect();
-            let weights: Vec<f64> = kpis.themes.iter().map(|(_, weight)| *weight).collect();
-            let platforms: Vec<i16> = community.platforms.iter().map(|platform| *platform as i16).collect();
-            let channels: Vec<String> =
-                community.channels.iter().map(|key| convert::split_channel_key(key).1).collect();
-            sqlx::query(
-                "INSERT INTO communities (id, status, first_seen, last_seen, size, is_micro, emergence_score,
-                     engagement_rate, platforms, channels, themes, theme_weights, window_start, window_end)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $4)
-                 ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, last_seen = EXCLUDED.last_seen,
-                     size = EXCLUDED.size, is_micro = EXCLUDED.is_micro, emergence_score = EXCLUDED.emergence_score,
-                     engagement_rate = EXCLUDED.engagement_rate, platforms = EXCLUDED.platforms,
-                     channels = EXCLUDED.channels, themes = EXCLUDED.themes, theme_weights = EXCLUDED.theme_weights,
-                     window_start = EXCLUDED.window_start, window_end = EXCLUDED.window_end
-                 WHERE communities.last_seen <= EXCLUDED.last_seen",
-            )
-            .bind(community.id as i64)
-            .bind(convert::lifecycle_status(community.status) as i16)
-            .bind(to_time(community.born_at))
-            .bind(window_end)
-            .bind(community.members.len() as i64)
-            .bind(community.is_micro)
-            .bind(kpis.emergence_score)
-            .bind(kpis.group.engagement_rate)
-            .bind(&platforms)
-            .bind(&channels)
-            .bind(&themes)
-            .bind(&weights)
-            .bind(window_start)
-            .execute(&mut *transaction)
-            .await?;
-        }
+        upsert_communities(&mut transaction, output).await?;
         let live: Vec<i64> = output.communities.iter().map(|community| community.id as i64).collect();
         let dissolved: Vec<i64> = output.dissolved.iter().map(|id| *id as i64).collect();
         let mut replaced = live.clone();
@@ -444,18 +411,38 @@ impl Store {
             convert::channel_metrics_row(*platform, channel, output.window_start, output.window_end)
         }));
         upsert_metrics(&mut transaction, &metric_rows).await?;
-        for event in &output.events {
-            let related: Vec<i64> = event.related.iter().map(|id| *id as i64).collect();
-            sqlx::query(
-                "INSERT INTO lifecycle_events (community_id, window_start, status, size, previous_size, related)
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-            )
-            .bind(event.community as i64)
+        if !output.events.is_empty() {
+            let mut lists = Lists::default();
+            let mut community = Vec::new();
+            let mut status = Vec::new();
+            let mut size = Vec::new();
+            let mut previous = Vec::new();
+            for (row, event) in output.events.iter().enumerate() {
+                community.push(event.community as i64);
+                status.push(convert::lifecycle_status(event.status) as i16);
+                size.push(event.size as i64);
+                previous.push(event.previous_size as i64);
+                lists.extend(row, 0, event.related.iter());
+            }
+            sqlx::query(&lists_sql(
+                "WITH {LISTS}
+                 INSERT INTO lifecycle_events (community_id, window_start, status, size, previous_size, related)
+                 SELECT e.community_id, $1, e.status, e.size, e.previous_size,
+                     COALESCE(lists.l0::int8[], '{}')
+                 FROM UNNEST($2::int8[], $3::int2[], $4::int8[], $5::int8[]) WITH ORDINALITY
+                     AS e(community_id, status, size, previous_size, n)
+                 LEFT JOIN lists ON lists.n = e.n
+                 ON CONFLICT DO NOTHING",
+                6,
+            ))
             .bind(window_start)
-            .bind(convert::lifecycle_status(event.status) as i16)
-            .bind(event.size as i64)
-            .bind(event.previous_size as i64)
-            .bind(&related)
+            .bind(&community)
+            .bind(&status)
+            .bind(&size)
+            .bind(&previous)
+            .bind(&lists.row)
+            .bind(&lists.list)
+            .bind(&lists.value)
             .execute(&mut *transaction)
             .await?;
         }
@@ -498,9 +485,7 @@ impl Store {
             .execute(&mut *transaction)
             .await?;
         }
-        for signal in &output.fired {
-            insert_signal(&mut transaction, signal).await?;
-        }
+        insert_signals(&mut transaction, &output.fired).await?;
         let alerts: Vec<Alert> = output.alerts.iter().map(|alert| convert::alert(alert, &[])).collect();
         insert_alerts(&mut transaction, &alerts).await?;
         transaction.commit().await
@@ -574,44 +559,188 @@ fn finite(value: f64) -> f64 {
     }
 }
 
-async fn insert_signal(transaction: &mut Transaction<'_, Postgres>, signal: &TermSignal) -> Result<(), sqlx::Error> {
-    let detail = convert::weak_signal(signal).encode_to_vec();
+/// Lists of ragged length (a community's channels, an alert's platforms) sent alongside a bulk
+/// `UNNEST`: one flat row per element, `row` being the 0-based row of the main arrays and `list`
+/// which of the row's lists it belongs to. [`LISTS_CTE`] folds them back into arrays per row.
+#[derive(Default)]
+struct Lists {
+    row: Vec<i64>,
+    list: Vec<i16>,
+    value: Vec<String>,
+}
+
+impl Lists {
+    fn extend<T: ToString>(&mut self, row: usize, list: i16, values: impl Iterator<Item = T>) {
+        for value in values {
+            self.row.push(row as i64);
+            self.list.push(list);
+            self.value.push(value.to_string());
+        }
+    }
+}
+
+/// `lists(n, l0 … l3)`: the text arrays of [`Lists`] per 1-based row `n` (matching `WITH
+/// ORDINALITY` on the main arrays), element order kept, from the last three parameters
+/// (`$R`, `$L`, `$V` are replaced by their numbers).
+const LISTS_CTE: &str = "lists AS (
+    SELECT i.row + 1 AS n,
+        array_agg(i.value ORDER BY i.ord) FILTER (WHERE i.list = 0) AS l0,
+        array_agg(i.value ORDER BY i.ord) FILTER (WHERE i.list = 1) AS l1,
+        array_agg(i.value ORDER BY i.ord) FILTER (WHERE i.list = 2) AS l2,
+        array_agg(i.value ORDER BY i.ord) FILTER (WHERE i.list = 3) AS l3
+    FROM UNNEST($R::int8[], $L::int2[], $V::text[]) WITH ORDINALITY AS i(row, list, value, ord)
+    GROUP BY i.row)";
+
+async fn upsert_communities(
+    transaction: &mut Transaction<'_, Postgres>,
+    output: &DetectionOutput,
+) -> Result<(), sqlx::Error> {
+    if output.communities.is_empty() {
+        return Ok(());
+    }
+    let mut lists = Lists::default();
+    let mut id = Vec::new();
+    let mut status = Vec::new();
+    let mut first_seen = Vec::new();
+    let mut size = Vec::new();
+    let mut is_micro = Vec::new();
+    let mut emergence = Vec::new();
+    let mut engagement = Vec::new();
+    for (row, community) in output.communities.iter().enumerate() {
+        let kpis = &community.kpis;
+        id.push(community.id as i64);
+        status.push(convert::lifecycle_status(community.status) as i16);
+        first_seen.push(to_time(community.born_at));
+        size.push(community.members.len() as i64);
+        is_micro.push(community.is_micro);
+        emergence.push(finite(kpis.emergence_score));
+        engagement.push(finite(kpis.group.engagement_rate));
+        lists.extend(row, 0, community.platforms.iter().map(|platform| *platform as i16));
+        lists.extend(row, 1, community.channels.iter().map(|key| convert::split_channel_key(key).1));
+        lists.extend(row, 2, kpis.themes.iter().map(|(term, _)| term));
+        lists.extend(row, 3, kpis.themes.iter().map(|(_, weight)| finite(*weight)));
+    }
+    sqlx::query(&lists_sql(
+        "WITH {LISTS}
+         INSERT INTO communities (id, status, first_seen, last_seen, size, is_micro, emergence_score,
+             engagement_rate, platforms, channels, themes, theme_weights, window_start, window_end)
+         SELECT c.id, c.status, c.first_seen, $1, c.size, c.is_micro, c.emergence, c.engagement,
+             COALESCE(lists.l0::int2[], '{}'), COALESCE(lists.l1, '{}'), COALESCE(lists.l2, '{}'),
+             COALESCE(lists.l3::float8[], '{}'), $2, $1
+         FROM UNNEST($3::int8[], $4::int2[], $5::timestamptz[], $6::int8[], $7::bool[], $8::float8[], $9::float8[])
+             WITH ORDINALITY AS c(id, status, first_seen, size, is_micro, emergence, engagement, n)
+         LEFT JOIN lists ON lists.n = c.n
+         ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, last_seen = EXCLUDED.last_seen,
+             size = EXCLUDED.size, is_micro = EXCLUDED.is_micro, emergence_score = EXCLUDED.emergence_score,
+             engagement_rate = EXCLUDED.engagement_rate, platforms = EXCLUDED.platforms,
+             channels = EXCLUDED.channels, themes = EXCLUDED.themes, theme_weights = EXCLUDED.theme_weights,
+             window_start = EXCLUDED.window_start, window_end = EXCLUDED.window_end
+         WHERE communities.last_seen <= EXCLUDED.last_seen",
+        10,
+    ))
+    .bind(to_time(output.window_end))
+    .bind(to_time(output.window_start))
+    .bind(&id)
+    .bind(&status)
+    .bind(&first_seen)
+    .bind(&size)
+    .bind(&is_micro)
+    .bind(&emergence)
+    .bind(&engagement)
+    .bind(&lists.row)
+    .bind(&lists.list)
+    .bind(&lists.value)
+    .execute(&mut **transaction)
+    .await?;
+    Ok(())
+}
+
+/// `sql` with `{LISTS}` replaced by [`LISTS_CTE`] reading parameters `first`, `first + 1`, `first + 2`.
+fn lists_sql(sql: &str, first: usize) -> String {
+    let cte = LISTS_CTE
+        .replace("$R", &format!("${first}"))
+        .replace("$L", &format!("${}", first + 1))
+        .replace("$V", &format!("${}", first + 2));
+    sql.replace("{LISTS}", &cte)
+}
+
+async fn insert_signals(
+    transaction: &mut Transaction<'_, Postgres>,
+    signals: &[TermSignal],
+) -> Result<(), sqlx::Error> {
+    if signals.is_empty() {
+        return Ok(());
+    }
+    let terms: Vec<&str> = signals.iter().map(|signal| signal.term.as_str()).collect();
+    let starts: Vec<DateTime<Utc>> = signals.iter().map(|signal| to_time(signal.bucket_start)).collect();
+    let ends: Vec<DateTime<Utc>> = signals.iter().map(|signal| to_time(signal.bucket_end)).collect();
+    let classes: Vec<i16> = signals.iter().map(|signal| convert::signal_class(signal.class) as i16).collect();
+    let languages: Vec<&str> = signals.iter().map(|signal| signal.language.code()).collect();
+    let significance: Vec<f64> = signals.iter().map(|signal| finite(signal.significance)).collect();
+    let details: Vec<Vec<u8>> = signals.iter().map(|signal| convert::weak_signal(signal).encode_to_vec()).collect();
     sqlx::query(
         "INSERT INTO signals (term, bucket_start, bucket_end, class, language, significance, detail)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (term, bucket_start) DO NOTHING",
+         SELECT * FROM UNNEST($1::text[], $2::timestamptz[], $3::timestamptz[], $4::int2[], $5::text[],
+             $6::float8[], $7::bytea[])
+         ON CONFLICT (term, bucket_start) DO NOTHING",
     )
-    .bind(&signal.term)
-    .bind(to_time(signal.bucket_start))
-    .bind(to_time(signal.bucket_end))
-    .bind(convert::signal_class(signal.class) as i16)
-    .bind(signal.language.code())
-    .bind(finite(signal.significance))
-    .bind(detail)
+    .bind(&terms)
+    .bind(&starts)
+    .bind(&ends)
+    .bind(&classes)
+    .bind(&languages)
+    .bind(&significance)
+    .bind(&details)
     .execute(&mut **transaction)
     .await?;
     Ok(())
 }
 
 async fn insert_alerts(transaction: &mut Transaction<'_, Postgres>, alerts: &[Alert]) -> Result<(), sqlx::Error> {
-    for alert in alerts {
-        let platforms: Vec<i16> = alert.platforms.iter().map(|platform| *platform as i16).collect();
-        let window_start = alert.window_start.as_ref().map(convert::timestamp_ms).unwrap_or_default();
-        let created_at = alert.created_at.as_ref().map(convert::timestamp_ms).unwrap_or_default();
-        sqlx::query(
-            "INSERT INTO alerts (id, kind, subject, window_start, created_at, platforms, channels, payload)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(&alert.id)
-        .bind(alert.kind as i16)
-        .bind(&alert.subject)
-        .bind(to_time(window_start))
-        .bind(to_time(created_at))
-        .bind(&platforms)
-        .bind(&alert.channels)
-        .bind(alert.encode_to_vec())
-        .execute(&mut **transaction)
-        .await?;
+    if alerts.is_empty() {
+        return Ok(());
     }
+    let mut lists = Lists::default();
+    let mut ids = Vec::new();
+    let mut kinds = Vec::new();
+    let mut subjects = Vec::new();
+    let mut window_starts = Vec::new();
+    let mut created = Vec::new();
+    let mut payloads = Vec::new();
+    for (row, alert) in alerts.iter().enumerate() {
+        ids.push(alert.id.as_str());
+        kinds.push(alert.kind as i16);
+        subjects.push(alert.subject.as_str());
+        window_starts.push(to_time(alert.window_start.as_ref().map(convert::timestamp_ms).unwrap_or_default()));
+        created.push(to_time(alert.created_at.as_ref().map(convert::timestamp_ms).unwrap_or_default()));
+        payloads.push(alert.encode_to_vec());
+        lists.extend(row, 0, alert.platforms.iter().map(|platform| *platform as i16));
+        lists.extend(row, 1, alert.channels.iter());
+    }
+    // Alert ids are unique within a run, and insertion follows the run's order (the outbox's seq).
+    sqlx::query(&lists_sql(
+        "WITH {LISTS}
+         INSERT INTO alerts (id, kind, subject, window_start, created_at, platforms, channels, payload)
+         SELECT a.id, a.kind, a.subject, a.window_start, a.created_at, COALESCE(lists.l0::int2[], '{}'),
+             COALESCE(lists.l1, '{}'), a.payload
+         FROM UNNEST($1::text[], $2::int2[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::bytea[])
+             WITH ORDINALITY AS a(id, kind, subject, window_start, created_at, payload, n)
+         LEFT JOIN lists ON lists.n = a.n
+         ORDER BY a.n
+         ON CONFLICT (id) DO NOTHING",
+        7,
+    ))
+    .bind(&ids)
+    .bind(&kinds)
+    .bind(&subjects)
+    .bind(&window_starts)
+    .bind(&created)
+    .bind(&payloads)
+    .bind(&lists.row)
+    .bind(&lists.list)
+    .bind(&lists.value)
+    .execute(&mut **transaction)
+    .await?;
     Ok(())
 }
 

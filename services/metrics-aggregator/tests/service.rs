@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use metrics_aggregator::{Application, Config};
-use murmur_common::testing::{fresh_topic, produce_raw, read_all};
+use murmur_common::testing::{fresh_database, fresh_topic, produce_raw, read_all};
 use murmur_common::Shutdown;
 use murmur_proto::api::v1::insights_service_client::InsightsServiceClient;
 use murmur_proto::api::v1::{
@@ -20,14 +20,6 @@ use tokio_stream::StreamExt;
 use tonic::transport::Channel;
 
 const HOUR: i64 = 3_600;
-const ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-
-async fn fresh_database() -> String {
-    let name = format!("murmur_test_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = PgConnection::connect(ADMIN_URL).await.expect("postgres reachable (run scripts/stack up)");
-    sqlx::query(&format!("create database {name}")).execute(&mut admin).await.expect("create database");
-    format!("postgres://postgres@127.0.0.1:5432/{name}")
-}
 
 struct Topics {
     input: String,
@@ -164,7 +156,7 @@ async fn scored_posts_become_communities_alerts_and_trends_idempotently_across_r
         alerts: fresh_topic("aggregator-alerts", 1).await,
         deadletter: fresh_topic("aggregator-dlq", 1).await,
     };
-    let database_url = fresh_database().await;
+    let database_url = fresh_database("murmur_test").await;
     // Hours 0..3, then one post at hour 3 closes the third window.
     let mut first = conversation(0, 3);
     first.extend(conversation(3, 1).into_iter().take(1));

@@ -125,7 +125,7 @@ async fn handler(
     ensure_topics(&client_config(&kafka_args(brokers)), &[topic.as_str()], 1, 1).await?;
     let (hub, _) = tokio::sync::broadcast::channel(16);
     let metrics = AggregatorMetrics::register(&mut registry);
-    let handler = AggregatorHandler::new(
+    let (handler, worker) = AggregatorHandler::new(
         Engine::new(metrics_aggregator::engine::EngineConfig::default()),
         store,
         AlertSink { producer, topic, hub },
@@ -133,6 +133,7 @@ async fn handler(
         Duration::from_secs(3600),
         PartitionClock::new(Vec::new(), Duration::from_secs(1)),
     );
+    tokio::spawn(worker.run(tokio_util::sync::CancellationToken::new()));
     Ok((handler, registry))
 }
 
@@ -246,6 +247,8 @@ async fn run(cli: &Cli, url: &str) -> anyhow::Result<()> {
                     eprintln!("  {stored} posts, {:.0} posts/s", stored as f64 / started.elapsed().as_secs_f64());
                 }
             }
+            // The engine's queue drained and its results persisted, inside the timing.
+            handler.checkpoint().await.map_err(|error| anyhow::anyhow!("{error}"))?;
             let seconds = started.elapsed().as_secs_f64();
             println!(
                 "stage: {stored} scored posts in {seconds:.2} s = {:.0} posts/s (batches of {batch}, decode + store + engine, detection runs included)",
@@ -315,7 +318,8 @@ async fn run(cli: &Cli, url: &str) -> anyhow::Result<()> {
                         for row in rows {
                             last_seq = last_seq.max(row.get("seq"));
                             let observed: chrono::DateTime<chrono::Utc> = row.get("observed_at");
-                            latencies.push((now - observed).num_microseconds().unwrap_or_default() as f64 / 1000.0);
+                            let latency = (now - observed).num_microseconds().unwrap_or_default() as f64 / 1000.0;
+                            latencies.push((observed, latency));
                         }
                         tokio::time::sleep(Duration::from_millis(5)).await;
                     }
@@ -341,7 +345,20 @@ async fn run(cli: &Cli, url: &str) -> anyhow::Result<()> {
                     drop(delivery);
                 }
             }
-            let mut latencies = tokio::time::timeout(Duration::from_secs(120), poller).await???;
+            let timed = tokio::time::timeout(Duration::from_secs(120), poller).await???;
+            // Over time: the worst latency of the posts produced in each 5 s, to tell a start-up
+            // delay (the consumer group joining) from stalls in steady state.
+            if let Some(first) = timed.iter().map(|(observed, _)| *observed).min() {
+                let mut worst: std::collections::BTreeMap<i64, f64> = std::collections::BTreeMap::new();
+                for (observed, latency) in &timed {
+                    let slot = (*observed - first).num_seconds() / 5 * 5;
+                    let entry = worst.entry(slot).or_default();
+                    *entry = entry.max(*latency);
+                }
+                let line: Vec<String> = worst.iter().map(|(slot, ms)| format!("{slot}s: {ms:.0}")).collect();
+                println!("worst latency (ms) of the posts produced in each 5 s: {}", line.join(", "));
+            }
+            let mut latencies: Vec<f64> = timed.into_iter().map(|(_, latency)| latency).collect();
             latencies.sort_by(f64::total_cmp);
             println!(
                 "latency at {rate} posts/s for {seconds} s ({} posts): ingest → queryable p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",

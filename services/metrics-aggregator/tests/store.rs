@@ -1,0 +1,179 @@
+//! The store's bulk writes of a detection run against the real Postgres: every ragged list
+//! (platforms, channels, themes and their weights, related communities, alert platforms and
+//! channels) comes back on the right row, in order, whatever characters it holds, and persisting
+//! the same run again adds no row.
+
+use metrics_aggregator::engine::{DetectionOutput, Engine, EngineConfig, EngineOutput, LifecycleRecord, PostInput};
+use metrics_aggregator::store::Store;
+use murmur_common::testing::fresh_database;
+use murmur_detect::alerts::LifecycleStatus;
+use murmur_detect::tracking::TrackerConfig;
+use murmur_proto::events::v1::Alert;
+use prost::Message;
+use sqlx::{Connection, PgConnection, Row};
+
+const HOUR: i64 = 3_600_000;
+
+/// An alert row: id, platforms, channels, payload.
+type AlertRow = (String, Vec<i16>, Vec<String>, Vec<u8>);
+
+/// Two groups of six actors replying within their group for three hours: a real detection run.
+fn detection_run() -> DetectionOutput {
+    let mut engine = Engine::new(EngineConfig {
+        bucket_ms: HOUR,
+        detection_interval_ms: HOUR,
+        allowed_lateness_ms: 0,
+        tracker: TrackerConfig { micro_min_size: 3, micro_max_size: 50, ..TrackerConfig::default() },
+        ..EngineConfig::default()
+    });
+    let mut posts = Vec::new();
+    for hour in 0..3 {
+        for round in 0..3_usize {
+            for group in ["alpha", "beta"] {
+                for member in 0..6_usize {
+                    let id = posts.len();
+                    let target = format!("{group}-{}", (member + 1 + round) % 6);
+                    posts.push(PostInput {
+                        id: format!("reddit:{id}"),
+                        platform: 1,
+                        channel_key: format!("reddit:{group}"),
+                        author: format!("{group}-{member}"),
+                        parent_id: Some(format!("reddit:parent-{id}")),
+                        parent_author: Some(target),
+                        text: format!("talking about {group} gear today"),
+                        created_at: hour * HOUR + (round * 6 + member) as i64 * 10_000,
+                        sentiment: Some(0.5),
+                        language: "en".to_string(),
+                        ..PostInput::default()
+                    });
+                }
+            }
+        }
+    }
+    let mut outputs = engine.ingest(&posts, &[], None);
+    outputs.extend(engine.advance_watermark(None));
+    let runs: Vec<DetectionOutput> = outputs
+        .into_iter()
+        .filter_map(|output| match output {
+            EngineOutput::Detection(run) => Some(run),
+            EngineOutput::Bucket(_) => None,
+        })
+        .collect();
+    runs.into_iter().find(|run| run.communities.len() >= 2).expect("a run with both groups")
+}
+
+async fn count(connection: &mut PgConnection, table: &str) -> i64 {
+    sqlx::query(&format!("SELECT count(*) AS n FROM {table}")).fetch_one(connection).await.expect("count").get("n")
+}
+
+#[tokio::test]
+async fn a_detection_run_is_stored_in_bulk_with_every_list_on_its_row_and_idempotently() {
+    let url = fresh_database("murmur_test").await;
+    let pool = sqlx::PgPool::connect(&url).await.expect("connect");
+    metrics_aggregator::migrate(&pool).await.expect("migrate");
+    let store = Store::new(pool);
+
+    let mut run = detection_run();
+    assert!(!run.alerts.is_empty(), "the run decided alerts (born)");
+    // Hostile list elements: separators, quotes, braces, spaces, non-ASCII, an empty list.
+    let hostile = vec![
+        ("bike lane".to_string(), 0.5),
+        ("a,b".to_string(), 0.25),
+        ("{x}\"y\\".to_string(), 0.125),
+        ("vélocargo".to_string(), 1e-9),
+    ];
+    run.communities[0].kpis.themes = hostile.clone();
+    run.communities[0].channels = vec!["reddit:first one".to_string(), "telegram:{odd},chan".to_string()];
+    run.communities[0].platforms = vec![1, 2];
+    run.communities[1].kpis.themes = Vec::new();
+    let first = run.communities[0].id;
+    let second = run.communities[1].id;
+    run.events = vec![
+        LifecycleRecord {
+            community: first,
+            status: LifecycleStatus::Merged,
+            size: 7,
+            previous_size: 5,
+            related: vec![second, 99],
+        },
+        LifecycleRecord {
+            community: second,
+            status: LifecycleStatus::Growing,
+            size: 6,
+            previous_size: 4,
+            related: Vec::new(),
+        },
+    ];
+
+    store.persist_detection(&run).await.expect("persist");
+    let mut connection = PgConnection::connect(&url).await.expect("connect");
+    let counts = [
+        count(&mut connection, "communities").await,
+        count(&mut connection, "lifecycle_events").await,
+        count(&mut connection, "alerts").await,
+        count(&mut connection, "community_members").await,
+    ];
+    assert_eq!(counts[0], run.communities.len() as i64);
+    assert_eq!(counts[1], 2);
+    assert_eq!(counts[2], run.alerts.len() as i64);
+
+    let row = sqlx::query("SELECT themes, theme_weights, channels, platforms, size FROM communities WHERE id = $1")
+        .bind(first as i64)
+        .fetch_one(&mut connection)
+        .await
+        .expect("first community");
+    let themes: Vec<String> = row.get("themes");
+    let weights: Vec<f64> = row.get("theme_weights");
+    let channels: Vec<String> = row.get("channels");
+    let platforms: Vec<i16> = row.get("platforms");
+    assert_eq!(themes, hostile.iter().map(|(term, _)| term.clone()).collect::<Vec<_>>());
+    assert_eq!(weights, hostile.iter().map(|(_, weight)| *weight).collect::<Vec<_>>());
+    assert_eq!(channels, vec!["first one".to_string(), "{odd},chan".to_string()]);
+    assert_eq!(platforms, vec![1, 2]);
+    assert_eq!(row.get::<i64, _>("size"), run.communities[0].members.len() as i64);
+    let row = sqlx::query("SELECT themes, theme_weights FROM communities WHERE id = $1")
+        .bind(second as i64)
+        .fetch_one(&mut connection)
+        .await
+        .expect("second community");
+    assert!(row.get::<Vec<String>, _>("themes").is_empty());
+    assert!(row.get::<Vec<f64>, _>("theme_weights").is_empty());
+
+    let related: Vec<(i64, Vec<i64>, i64)> =
+        sqlx::query("SELECT community_id, related, previous_size FROM lifecycle_events ORDER BY community_id")
+            .fetch_all(&mut connection)
+            .await
+            .expect("events")
+            .iter()
+            .map(|row| (row.get("community_id"), row.get("related"), row.get("previous_size")))
+            .collect();
+    let mut expected = vec![(first as i64, vec![second as i64, 99], 5), (second as i64, Vec::new(), 4)];
+    expected.sort();
+    assert_eq!(related, expected);
+
+    // Alerts: in the run's order (the outbox's seq), each with its own platforms and channels.
+    let stored: Vec<AlertRow> = sqlx::query("SELECT id, platforms, channels, payload FROM alerts ORDER BY seq")
+        .fetch_all(&mut connection)
+        .await
+        .expect("alerts")
+        .iter()
+        .map(|row| (row.get("id"), row.get("platforms"), row.get("channels"), row.get("payload")))
+        .collect();
+    assert_eq!(stored.len(), run.alerts.len());
+    for ((id, platforms, channels, payload), detected) in stored.iter().zip(&run.alerts) {
+        let alert = Alert::decode(payload.as_slice()).expect("payload decodes");
+        assert_eq!(id, &detected.id);
+        assert_eq!(&alert.id, id);
+        assert_eq!(platforms, &alert.platforms.iter().map(|platform| *platform as i16).collect::<Vec<_>>());
+        assert_eq!(channels, &alert.channels);
+    }
+
+    store.persist_detection(&run).await.expect("persist again");
+    let again = [
+        count(&mut connection, "communities").await,
+        count(&mut connection, "lifecycle_events").await,
+        count(&mut connection, "alerts").await,
+        count(&mut connection, "community_members").await,
+    ];
+    assert_eq!(again, counts, "a replayed run adds no row");
+}

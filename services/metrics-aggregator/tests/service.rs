@@ -101,7 +101,9 @@ fn scored(
     (format!("reddit:{channel}"), scored.encode_to_vec())
 }
 
-/// Two groups of 12 actors, each talking within its own subreddit, `hours` hours from `start_hour`.
+/// Two groups of 12 actors, each talking within its own subreddit, `hours` hours from `start_hour`:
+/// each member's thread gets replies from the next four members around the ring (with only two,
+/// half a ring scores the same modularity as the whole ring, and either split is a right answer).
 fn conversation(start_hour: i64, hours: i64) -> Vec<(String, Vec<u8>)> {
     let base = 1_750_000_000 / HOUR * HOUR;
     let mut records = Vec::new();
@@ -114,7 +116,7 @@ fn conversation(start_hour: i64, hours: i64) -> Vec<(String, Vec<u8>)> {
                 let root = format!("{group}-{hour}-{member}-root");
                 let at = base + hour * HOUR + member * 60;
                 records.push(scored(&root, &format!("{group}{member}"), None, channel, at, words));
-                for step in 1..=2 {
+                for step in 1..=4 {
                     let replier = format!("{group}{}", (member + step) % 12);
                     let id = format!("{group}-{hour}-{member}-r{step}");
                     records.push(scored(&id, &replier, Some((&root, &root)), channel, at + step * 10, words));

@@ -22,6 +22,29 @@ pub(crate) struct AggregateBuffers {
     touched: Vec<u32>,
 }
 
+/// Counting sort of the nodes by label (`labels`: dense, below `label_count`): on return the
+/// nodes with label `l` are `members[start[l]..start[l + 1]]`, in increasing node order.
+pub(crate) fn sort_by_label(labels: &[u32], label_count: usize, start: &mut Vec<usize>, members: &mut Vec<u32>) {
+    reset(start, label_count + 1, 0);
+    for &label in labels {
+        start[label as usize + 1] += 1;
+    }
+    for label in 0..label_count {
+        start[label + 1] += start[label];
+    }
+    // `start` is shifted by one label while it serves as the cursor and ends up back in place.
+    reset(members, labels.len(), 0);
+    for (node, &label) in labels.iter().enumerate() {
+        let slot = &mut start[label as usize];
+        members[*slot] = node as u32;
+        *slot += 1;
+    }
+    for label in (1..=label_count).rev() {
+        start[label] = start[label - 1];
+    }
+    start[0] = 0;
+}
+
 /// Writes into `output` the aggregate graph of `graph` for `refined` (dense labels
 /// `0..refined_count`); whatever `output` held before is discarded (its capacity is kept).
 /// Strengths and `m` are carried over (sums of the members' values) rather than recomputed.
@@ -35,25 +58,7 @@ pub(crate) fn aggregate_graph(
     let node_count = graph.node_count();
     debug_assert_eq!(refined.len(), node_count);
     let AggregateBuffers { start, members, accumulated_weight, touched } = buffers;
-    reset(start, refined_count + 1, 0);
-    for &label in refined {
-        start[label as usize + 1] += 1;
-    }
-    for label in 0..refined_count {
-        start[label + 1] += start[label];
-    }
-    // Counting sort of the nodes by refined label; `start` is shifted by one label while it
-    // serves as the cursor and ends up back in place.
-    reset(members, node_count, 0);
-    for (node, &label) in refined.iter().enumerate() {
-        let slot = &mut start[label as usize];
-        members[*slot] = node as u32;
-        *slot += 1;
-    }
-    for label in (1..=refined_count).rev() {
-        start[label] = start[label - 1];
-    }
-    start[0] = 0;
+    sort_by_label(refined, refined_count, start, members);
     reset(accumulated_weight, refined_count, 0.0);
     reset(touched, refined_count + 1, 0);
 

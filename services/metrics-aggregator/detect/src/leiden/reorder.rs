@@ -11,6 +11,7 @@
 //! the edges; it is reused by every later phase and iteration of the run, since nodes rarely
 //! change community after the first local moving.
 
+use super::aggregate::sort_by_label;
 use super::csr::CsrGraph;
 use super::local_moving::reset;
 use super::rng::SeededRng;
@@ -30,25 +31,10 @@ pub(crate) fn group_by_community(
 ) {
     let node_count = graph.node_count();
     debug_assert_eq!(membership.len(), node_count);
-    // Counting sort: position_of_node first serves as the per-community cursor storage.
-    reset(position_of_node, community_count + 1, 0);
-    for &community in membership {
-        position_of_node[community as usize + 1] += 1;
-    }
+    let mut block_start = Vec::new();
+    sort_by_label(membership, community_count, &mut block_start, node_at_position);
     for community in 0..community_count {
-        position_of_node[community + 1] += position_of_node[community];
-    }
-    reset(node_at_position, node_count, 0);
-    for (node, &community) in membership.iter().enumerate() {
-        let cursor = &mut position_of_node[community as usize];
-        node_at_position[*cursor as usize] = node as u32;
-        *cursor += 1;
-    }
-    // The cursors now hold the end of each community's block.
-    let mut start = 0usize;
-    for &end in &position_of_node[..community_count] {
-        rng.shuffle(&mut node_at_position[start..end as usize]);
-        start = end as usize;
+        rng.shuffle(&mut node_at_position[block_start[community]..block_start[community + 1]]);
     }
     reset(position_of_node, node_count, 0);
     for (position, &node) in node_at_position.iter().enumerate() {

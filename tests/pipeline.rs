@@ -203,10 +203,10 @@ async fn the_simulated_stream_is_found_end_to_end_across_an_aggregator_kill() {
 
     // Detection catches up: the last closed hourly window is the stream's hour 35.
     let last_window_end = chrono_seconds(&sim.truth.end) - 3_600;
-    let mut client = insights(&aggregator).await;
+    let client = insights(&aggregator).await;
     let deadline = Instant::now() + Duration::from_secs(120);
     let communities = loop {
-        let communities = list_communities(&mut client).await;
+        let communities = list_communities(&client).await;
         let newest = communities
             .iter()
             .filter_map(|community| community.metrics.as_ref()?.window_end.as_ref().map(|end| end.seconds))
@@ -226,25 +226,24 @@ async fn the_simulated_stream_is_found_end_to_end_across_an_aggregator_kill() {
     // The planted communities are found.
     let mut detected = Vec::new();
     for community in &communities {
-        let mut members = Vec::new();
-        let mut page_token = String::new();
-        loop {
-            let page = client
-                .list_community_members(ListCommunityMembersRequest {
-                    parent: community.name.clone(),
-                    page_size: 500,
-                    page_token: page_token.clone(),
-                    ..ListCommunityMembersRequest::default()
-                })
-                .await
-                .expect("members")
-                .into_inner();
-            members.extend(page.members.into_iter().map(|member| member.actor_id));
-            if page.next_page_token.is_empty() {
-                break;
+        let members = all_pages(|page_token| {
+            let mut client = client.clone();
+            let parent = community.name.clone();
+            async move {
+                let page = client
+                    .list_community_members(ListCommunityMembersRequest {
+                        parent,
+                        page_size: 500,
+                        page_token,
+                        ..ListCommunityMembersRequest::default()
+                    })
+                    .await
+                    .expect("members")
+                    .into_inner();
+                (page.members.into_iter().map(|member| member.actor_id).collect(), page.next_page_token)
             }
-            page_token = page.next_page_token;
-        }
+        })
+        .await;
         detected.push(Detected { id: community.name.clone(), members });
     }
     let pseudonymiser = Pseudonymiser::new(KEY.as_bytes()).expect("key");
@@ -273,7 +272,7 @@ async fn the_simulated_stream_is_found_end_to_end_across_an_aggregator_kill() {
     }
 
     // The planted terms fire with their explanation; no stable background term does.
-    let signals = list_signals(&mut client).await;
+    let signals = list_signals(&client).await;
     let mut first_fired: BTreeMap<String, i64> = BTreeMap::new();
     for signal in &signals {
         let detail = signal.signal.as_ref().expect("signal detail");
@@ -466,46 +465,59 @@ fn chrono_seconds(rfc3339: &str) -> i64 {
     chrono::DateTime::parse_from_rfc3339(rfc3339).expect("rfc3339").timestamp()
 }
 
-async fn list_communities(client: &mut InsightsServiceClient<Channel>) -> Vec<murmur_proto::api::v1::Community> {
+/// Every item of a paged RPC: `fetch(page_token)` returns one page's items and the next token.
+async fn all_pages<T, Fut>(mut fetch: impl FnMut(String) -> Fut) -> Vec<T>
+where
+    Fut: std::future::Future<Output = (Vec<T>, String)>,
+{
     let mut all = Vec::new();
     let mut page_token = String::new();
     loop {
-        let page = client
-            .list_communities(ListCommunitiesRequest {
-                page_size: 500,
-                page_token,
-                ..ListCommunitiesRequest::default()
-            })
-            .await
-            .expect("list communities")
-            .into_inner();
-        all.extend(page.communities);
-        if page.next_page_token.is_empty() {
+        let (items, next) = fetch(page_token).await;
+        all.extend(items);
+        if next.is_empty() {
             return all;
         }
-        page_token = page.next_page_token;
+        page_token = next;
     }
 }
 
-async fn list_signals(client: &mut InsightsServiceClient<Channel>) -> Vec<murmur_proto::api::v1::Signal> {
-    let mut all = Vec::new();
-    let mut page_token = String::new();
-    loop {
-        let page = client
-            .list_signals(ListSignalsRequest {
-                start_time: Some(prost_types::Timestamp { seconds: 0, nanos: 0 }),
-                end_time: Some(prost_types::Timestamp { seconds: 4_000_000_000, nanos: 0 }),
-                page_size: 500,
-                page_token,
-                ..ListSignalsRequest::default()
-            })
-            .await
-            .expect("list signals")
-            .into_inner();
-        all.extend(page.signals);
-        if page.next_page_token.is_empty() {
-            return all;
+async fn list_communities(client: &InsightsServiceClient<Channel>) -> Vec<murmur_proto::api::v1::Community> {
+    all_pages(|page_token| {
+        let mut client = client.clone();
+        async move {
+            let page = client
+                .list_communities(ListCommunitiesRequest {
+                    page_size: 500,
+                    page_token,
+                    ..ListCommunitiesRequest::default()
+                })
+                .await
+                .expect("list communities")
+                .into_inner();
+            (page.communities, page.next_page_token)
         }
-        page_token = page.next_page_token;
-    }
+    })
+    .await
+}
+
+async fn list_signals(client: &InsightsServiceClient<Channel>) -> Vec<murmur_proto::api::v1::Signal> {
+    all_pages(|page_token| {
+        let mut client = client.clone();
+        async move {
+            let page = client
+                .list_signals(ListSignalsRequest {
+                    start_time: Some(prost_types::Timestamp { seconds: 0, nanos: 0 }),
+                    end_time: Some(prost_types::Timestamp { seconds: 4_000_000_000, nanos: 0 }),
+                    page_size: 500,
+                    page_token,
+                    ..ListSignalsRequest::default()
+                })
+                .await
+                .expect("list signals")
+                .into_inner();
+            (page.signals, page.next_page_token)
+        }
+    })
+    .await
 }

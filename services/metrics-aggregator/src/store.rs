@@ -3,6 +3,7 @@
 //! a natural id, so a replayed batch or detection run changes nothing.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, TimeZone, Utc};
 use murmur_detect::signals::TermSignal;
@@ -47,10 +48,68 @@ const REPLY: i16 = 1;
 const MENTION: i16 = 2;
 const FORWARD: i16 = 3;
 
+/// An actor's `last_seen` is refreshed only once it advances by more than this. No query reads
+/// the column; keeping it coarse spares a row update per post of an active author.
+pub const LAST_SEEN_STEP_MS: TimestampMs = 3_600_000;
+
+/// Entries of [`ActorBounds`] before it starts over.
+const ACTOR_BOUNDS_CAPACITY: usize = 500_000;
+
 /// The aggregator's store.
 #[derive(Clone)]
 pub struct Store {
     pool: PgPool,
+    actor_bounds: Arc<Mutex<ActorBounds>>,
+}
+
+/// What the store knows of the `actors` rows, so a batch leaves out the upserts that would change
+/// nothing. For an actor it holds `(first, last)` with `first ≥` the row's `first_seen` and
+/// `last ≤` its `last_seen`; rows only ever widen, so the bounds stay true. An actor seen over
+/// `[a, b]` with `a ≥ first` and `b ≤ last + LAST_SEEN_STEP_MS` would not change the row (the
+/// upsert's `WHERE` is the same test) and is skipped. Bounded: it starts over at
+/// `ACTOR_BOUNDS_CAPACITY` entries (rows are then upserted again, which is only slower).
+#[derive(Debug)]
+struct ActorBounds {
+    known: HashMap<String, (TimestampMs, TimestampMs)>,
+    capacity: usize,
+}
+
+impl Default for ActorBounds {
+    fn default() -> Self {
+        ActorBounds { known: HashMap::new(), capacity: ACTOR_BOUNDS_CAPACITY }
+    }
+}
+
+impl ActorBounds {
+    fn needs_write(&self, actor: &str, first: TimestampMs, last: TimestampMs) -> bool {
+        self.known.get(actor).is_none_or(|(known_first, known_last)| {
+            first < *known_first || last > known_last.saturating_add(LAST_SEEN_STEP_MS)
+        })
+    }
+
+    fn record(&mut self, actor: String, first: TimestampMs, last: TimestampMs) {
+        if self.known.len() >= self.capacity && !self.known.contains_key(&actor) {
+            self.known.clear();
+        }
+        let entry = self.known.entry(actor).or_insert((first, last));
+        entry.0 = entry.0.min(first);
+        entry.1 = entry.1.max(last);
+    }
+
+    /// After a commit: `sent` went to the upsert, `written` are the rows it inserted or updated
+    /// (their new values). A sent actor not written failed the `WHERE`: its row has
+    /// `first_seen ≤ first` and `last_seen ≥ last − LAST_SEEN_STEP_MS`.
+    fn record_batch(
+        &mut self,
+        sent: Vec<(String, (TimestampMs, TimestampMs))>,
+        written: Vec<(String, (TimestampMs, TimestampMs))>,
+    ) {
+        let written: HashMap<String, (TimestampMs, TimestampMs)> = written.into_iter().collect();
+        for (actor, (first, last)) in sent {
+            let (first, last) = written.get(&actor).copied().unwrap_or((first, last.saturating_sub(LAST_SEEN_STEP_MS)));
+            self.record(actor, first, last);
+        }
+    }
 }
 
 fn post_times(post: &Post) -> (TimestampMs, TimestampMs) {
@@ -67,7 +126,7 @@ fn post_times(post: &Post) -> (TimestampMs, TimestampMs) {
 impl Store {
     /// A store over `pool` (migrations must have run).
     pub fn new(pool: PgPool) -> Store {
-        Store { pool }
+        Store { pool, actor_bounds: Arc::default() }
     }
 
     /// The pool, for the API's reads.
@@ -258,21 +317,38 @@ impl Store {
             }
             new_posts.push(input);
         }
+        // Only the actors whose row this batch widens (sorted: two instances lock rows in one order).
+        let mut actors: Vec<(String, (TimestampMs, TimestampMs))> = {
+            let known = self.actor_bounds.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            actors.into_iter().filter(|(actor, (first, last))| known.needs_write(actor, *first, *last)).collect()
+        };
+        actors.sort_unstable();
+        let mut written_actors = Vec::new();
         if !actors.is_empty() {
-            let (ids, times): (Vec<String>, Vec<(TimestampMs, TimestampMs)>) = actors.into_iter().unzip();
-            let first: Vec<DateTime<Utc>> = times.iter().map(|(first, _)| to_time(*first)).collect();
-            let last: Vec<DateTime<Utc>> = times.iter().map(|(_, last)| to_time(*last)).collect();
-            sqlx::query(
+            let ids: Vec<&str> = actors.iter().map(|(id, _)| id.as_str()).collect();
+            let first: Vec<DateTime<Utc>> = actors.iter().map(|(_, (first, _))| to_time(*first)).collect();
+            let last: Vec<DateTime<Utc>> = actors.iter().map(|(_, (_, last))| to_time(*last)).collect();
+            written_actors = sqlx::query(
                 "INSERT INTO actors (id, first_seen, last_seen)
                  SELECT * FROM UNNEST($1::text[], $2::timestamptz[], $3::timestamptz[])
                  ON CONFLICT (id) DO UPDATE SET first_seen = LEAST(actors.first_seen, EXCLUDED.first_seen),
-                     last_seen = GREATEST(actors.last_seen, EXCLUDED.last_seen)",
+                     last_seen = GREATEST(actors.last_seen, EXCLUDED.last_seen)
+                   WHERE EXCLUDED.first_seen < actors.first_seen
+                     OR EXCLUDED.last_seen > actors.last_seen + $4 * interval '1 millisecond'
+                 RETURNING id, first_seen, last_seen",
             )
             .bind(&ids)
             .bind(&first)
             .bind(&last)
-            .execute(&mut *transaction)
-            .await?;
+            .bind(LAST_SEEN_STEP_MS as f64)
+            .fetch_all(&mut *transaction)
+            .await?
+            .iter()
+            .map(|row| {
+                let (first, last): (DateTime<Utc>, DateTime<Utc>) = (row.try_get(1)?, row.try_get(2)?);
+                Ok((row.try_get::<String, _>(0)?, (to_ms(first), to_ms(last))))
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
         }
         if !edges.is_empty() {
             let mut post_ids = Vec::new();
@@ -301,6 +377,10 @@ impl Store {
             .await?;
         }
         transaction.commit().await?;
+        self.actor_bounds
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .record_batch(actors, written_actors);
         let max_seq = new_rows.last().map(|(seq, _)| *seq).unwrap_or_default();
         Ok(StoredBatch { new_posts, late_replies, max_seq, duplicates })
     }
@@ -921,4 +1001,53 @@ fn space_joined(values: &[String]) -> String {
         .cloned()
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOUR: TimestampMs = 3_600_000;
+
+    fn actor(id: &str, first: TimestampMs, last: TimestampMs) -> (String, (TimestampMs, TimestampMs)) {
+        (id.to_string(), (first, last))
+    }
+
+    #[test]
+    fn an_actor_is_written_until_its_row_is_known_then_only_when_it_widens_the_row() {
+        let mut bounds = ActorBounds::default();
+        assert!(bounds.needs_write("a", 10 * HOUR, 10 * HOUR));
+        // Inserted: the row is exactly (10 h, 10 h).
+        bounds.record_batch(vec![actor("a", 10 * HOUR, 10 * HOUR)], vec![actor("a", 10 * HOUR, 10 * HOUR)]);
+        assert!(!bounds.needs_write("a", 10 * HOUR, 10 * HOUR + HOUR / 2), "within the step of last_seen");
+        assert!(!bounds.needs_write("a", 10 * HOUR, 11 * HOUR), "exactly one step later");
+        assert!(bounds.needs_write("a", 10 * HOUR, 11 * HOUR + 1), "more than a step later");
+        assert!(bounds.needs_write("a", 10 * HOUR - 1, 10 * HOUR), "an earlier first_seen");
+        assert!(bounds.needs_write("b", 10 * HOUR, 10 * HOUR), "another actor");
+    }
+
+    #[test]
+    fn a_sent_actor_the_upsert_left_alone_is_known_only_to_within_a_step() {
+        let mut bounds = ActorBounds::default();
+        // The WHERE failed: the row's last_seen is at least 5 h − 1 h, maybe no more.
+        bounds.record_batch(vec![actor("a", 5 * HOUR, 5 * HOUR)], Vec::new());
+        assert!(!bounds.needs_write("a", 5 * HOUR, 5 * HOUR));
+        assert!(bounds.needs_write("a", 5 * HOUR, 5 * HOUR + 1), "the row may be 4 h: 5 h + 1 ms must be written");
+        // Updated rows replace the bound with their real values, and bounds only widen.
+        bounds.record_batch(vec![actor("a", 3 * HOUR, 9 * HOUR)], vec![actor("a", 3 * HOUR, 9 * HOUR)]);
+        assert!(!bounds.needs_write("a", 3 * HOUR, 10 * HOUR));
+        assert!(bounds.needs_write("a", 3 * HOUR - 1, 4 * HOUR));
+    }
+
+    #[test]
+    fn the_bounds_start_over_at_their_capacity() {
+        let mut bounds = ActorBounds { capacity: 2, ..ActorBounds::default() };
+        let written = vec![actor("a", 0, 0), actor("b", 0, 0)];
+        bounds.record_batch(written.clone(), written);
+        assert!(!bounds.needs_write("a", 0, 0) && !bounds.needs_write("b", 0, 0));
+        bounds.record_batch(vec![actor("c", 0, 0)], vec![actor("c", 0, 0)]);
+        assert_eq!(bounds.known.len(), 1);
+        assert!(bounds.needs_write("a", 0, 0), "forgotten: written again");
+        assert!(!bounds.needs_write("c", 0, 0));
+    }
 }

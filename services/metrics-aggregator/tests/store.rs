@@ -8,7 +8,7 @@ use metrics_aggregator::store::Store;
 use murmur_common::testing::fresh_database;
 use murmur_detect::alerts::LifecycleStatus;
 use murmur_detect::tracking::TrackerConfig;
-use murmur_proto::events::v1::Alert;
+use murmur_proto::events::v1::{Alert, Platform, Post, ScoredPost};
 use prost::Message;
 use sqlx::{Connection, PgConnection, Row};
 
@@ -176,4 +176,64 @@ async fn a_detection_run_is_stored_in_bulk_with_every_list_on_its_row_and_idempo
         count(&mut connection, "community_members").await,
     ];
     assert_eq!(again, counts, "a replayed run adds no row");
+}
+
+/// A scored post by `author` at `seconds` (since the epoch) replying to `parent`.
+fn post_by(id: &str, author: &str, parent: &str, seconds: i64) -> ScoredPost {
+    let at = Some(prost_types::Timestamp { seconds, nanos: 0 });
+    ScoredPost {
+        post: Some(Post {
+            id: id.into(),
+            platform: Platform::Reddit as i32,
+            channel: "sourdough".into(),
+            author_id: author.into(),
+            parent_id: parent.into(),
+            text: "crumb".into(),
+            created_at: at,
+            observed_at: at,
+            ..Default::default()
+        }),
+        language: "en".into(),
+        ..Default::default()
+    }
+}
+
+async fn actor_row(connection: &mut PgConnection, id: &str) -> (i64, i64) {
+    let row = sqlx::query("SELECT first_seen, last_seen FROM actors WHERE id = $1")
+        .bind(id)
+        .fetch_one(connection)
+        .await
+        .expect("actor row");
+    let (first, last): (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) =
+        (row.get("first_seen"), row.get("last_seen"));
+    (first.timestamp(), last.timestamp())
+}
+
+#[tokio::test]
+async fn actor_rows_span_every_post_with_last_seen_refreshed_once_it_moves_by_more_than_the_step() {
+    let url = fresh_database("murmur_test").await;
+    let pool = sqlx::PgPool::connect(&url).await.expect("connect");
+    metrics_aggregator::migrate(&pool).await.expect("migrate");
+    let store = Store::new(pool);
+    let mut connection = PgConnection::connect(&url).await.expect("connect");
+    let step = metrics_aggregator::store::LAST_SEEN_STEP_MS / 1000;
+    let t = 1_750_000_000;
+
+    store.store_batch(&[post_by("p1", "alice", "", t)]).await.expect("store");
+    assert_eq!(actor_row(&mut connection, "alice").await, (t, t));
+    // Within the step: the row is left alone (the store skips it, the upsert's WHERE would too).
+    store.store_batch(&[post_by("p2", "alice", "", t + step / 2)]).await.expect("store");
+    assert_eq!(actor_row(&mut connection, "alice").await, (t, t));
+    // Beyond it: refreshed. Bob's reply makes Alice a reply target: she is touched at his time.
+    store.store_batch(&[post_by("p3", "bob", "p1", t + step + 1)]).await.expect("store");
+    assert_eq!(actor_row(&mut connection, "alice").await, (t, t + step + 1));
+    assert_eq!(actor_row(&mut connection, "bob").await, (t + step + 1, t + step + 1));
+    // An earlier post (late arrival) moves first_seen back at once.
+    store.store_batch(&[post_by("p0", "alice", "", t - 60)]).await.expect("store");
+    assert_eq!(actor_row(&mut connection, "alice").await, (t - 60, t + step + 1));
+    // A second store (a restarted service) knows nothing yet and writes the same values.
+    let fresh = Store::new(sqlx::PgPool::connect(&url).await.expect("connect"));
+    fresh.store_batch(&[post_by("p4", "alice", "", t + step + 2)]).await.expect("store");
+    assert_eq!(actor_row(&mut connection, "alice").await, (t - 60, t + step + 1));
+    assert_eq!(count(&mut connection, "actors").await, 2);
 }

@@ -43,7 +43,7 @@ def split_series(series: str) -> tuple[str, str]:
 def test_the_sources_register_the_expected_families():
     metrics = exported_metrics()
     prefixes = {name.split("_")[1] for name in metrics}
-    assert prefixes == {"kafka", "ingestor", "scorer", "aggregator"}
+    assert prefixes == {"kafka", "grpc", "ingestor", "scorer", "aggregator"}
     assert len(metrics) >= 30
 
 

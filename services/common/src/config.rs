@@ -38,6 +38,17 @@ pub struct ServerArgs {
     /// telemetry before the process gives up and exits (e.g. `30s`, `2m`).
     #[arg(long, env = "MURMUR_GRACE_PERIOD", default_value = "30s", value_parser = parse_duration)]
     pub grace_period: Duration,
+    /// Bearer tokens the gRPC API accepts, comma-separated (at least 16 printable characters each).
+    /// Every API call must then send `authorization: Bearer <token>`; grpc.health.v1 and reflection
+    /// stay open. With no token here nor in --api-tokens-file the API is open to anyone who reaches
+    /// the port (a warning says so at start-up). Prefer the environment or the file to the command
+    /// line, where other users can read it; values are never logged.
+    #[arg(long, env = "MURMUR_API_TOKENS", value_delimiter = ',', hide_env_values = true)]
+    pub api_tokens: Vec<crate::auth::ApiToken>,
+    /// File of accepted bearer tokens, one per line (blank lines and `#` comments ignored), e.g. a
+    /// mounted secret; read at start-up, added to --api-tokens.
+    #[arg(long, env = "MURMUR_API_TOKENS_FILE")]
+    pub api_tokens_file: Option<std::path::PathBuf>,
 }
 
 impl ServerArgs {
@@ -49,6 +60,15 @@ impl ServerArgs {
     /// The admin address, or the service's default.
     pub fn admin_addr_or(&self, default_port: u16) -> SocketAddr {
         self.admin_addr.unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], default_port)))
+    }
+
+    /// The accepted API tokens: --api-tokens plus the lines of --api-tokens-file.
+    pub fn api_tokens(&self) -> anyhow::Result<Vec<crate::auth::ApiToken>> {
+        let mut tokens = self.api_tokens.clone();
+        if let Some(path) = &self.api_tokens_file {
+            tokens.extend(crate::auth::read_tokens_file(path)?);
+        }
+        Ok(tokens)
     }
 }
 

@@ -6,11 +6,13 @@
 //! - [`kafka`]: an idempotent producer and an at-least-once batch consumer with dead-lettering;
 //! - [`admin`]: `/healthz`, `/readyz` and Prometheus `/metrics`;
 //! - [`grpc`]: `grpc.health.v1` and server reflection;
+//! - [`auth`]: bearer tokens on the gRPC APIs;
 //! - [`shutdown`]: SIGTERM/SIGINT handling with a grace period;
 //! - [`db`]: Postgres connection with a clear error when unreachable;
 //! - [`runtime`]: the supervisor that runs tasks and orders shutdown.
 
 pub mod admin;
+pub mod auth;
 pub mod config;
 pub mod db;
 pub mod grpc;

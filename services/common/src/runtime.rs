@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::admin;
+use crate::auth::{AuthMetrics, BearerAuth};
 use crate::health::Health;
 use crate::shutdown::Shutdown;
 
@@ -121,15 +122,24 @@ pub fn exit_code(outcome: anyhow::Result<()>) -> std::process::ExitCode {
 /// Binds a service's gRPC and admin listeners (from `server`, else the default ports), serves
 /// `grpc.health.v1`, reflection and the service's own APIs (added by `add_apis`; their names in
 /// `grpc_service_names` get health statuses), and returns the supervisor, not ready yet, with the
-/// bound gRPC address. The metrics `registry` must be complete: it is frozen here.
+/// bound gRPC address. `add_apis` gets the [`BearerAuth`] to wrap each API service in
+/// (`XServer::with_interceptor(api, auth)`). The metrics `registry` must be complete apart from
+/// `murmur_grpc_unauthenticated_total`, registered here: it is frozen here.
 pub async fn start_service(
     server: &crate::config::ServerArgs,
     default_ports: (u16, u16),
     grpc_service_names: &[&str],
-    registry: Registry,
+    mut registry: Registry,
     shutdown: &Shutdown,
-    add_apis: impl FnOnce(tonic::transport::server::Router) -> tonic::transport::server::Router,
+    add_apis: impl FnOnce(tonic::transport::server::Router, BearerAuth) -> tonic::transport::server::Router,
 ) -> anyhow::Result<(Supervisor, SocketAddr)> {
+    let auth = BearerAuth::new(server.api_tokens()?, AuthMetrics::register(&mut registry));
+    if auth.is_open() {
+        tracing::warn!(
+            "the gRPC API accepts calls without a bearer token: set MURMUR_API_TOKENS or MURMUR_API_TOKENS_FILE \
+             unless only trusted clients can reach the port"
+        );
+    }
     let (default_grpc_port, default_admin_port) = default_ports;
     let standard = crate::grpc::standard_services(grpc_service_names)?;
     let grpc_listener = crate::grpc::bind(server.grpc_addr_or(default_grpc_port), "gRPC").await?;
@@ -139,6 +149,6 @@ pub async fn start_service(
     let router = tonic::transport::Server::builder()
         .add_service(standard.health_service)
         .add_service(standard.reflection_service);
-    supervisor.spawn("grpc", crate::grpc::serve(add_apis(router), grpc_listener, shutdown.token()));
+    supervisor.spawn("grpc", crate::grpc::serve(add_apis(router, auth), grpc_listener, shutdown.token()));
     Ok((supervisor, grpc_addr))
 }

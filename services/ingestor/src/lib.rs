@@ -114,11 +114,15 @@ impl Application {
             store,
             IngestSink { normaliser, producer: producer.clone(), topic: config.output_topic.clone() },
         );
-        let (mut supervisor, grpc_addr) =
-            start_service(&config.server, ports, &["murmur.api.v1.SourceService"], registry, &shutdown, |router| {
-                router.add_service(SourceServiceServer::new(api))
-            })
-            .await?;
+        let (mut supervisor, grpc_addr) = start_service(
+            &config.server,
+            ports,
+            &["murmur.api.v1.SourceService"],
+            registry,
+            &shutdown,
+            |router, auth| router.add_service(SourceServiceServer::with_interceptor(api, auth)),
+        )
+        .await?;
         let stop = shutdown.token();
         supervisor.spawn("scheduler", async move {
             scheduler.run(stop).await?;

@@ -139,11 +139,15 @@ impl Application {
         let api = InsightsApi::new(pool, hub, config.max_page_size, shutdown.token());
 
         let ports = (DEFAULT_GRPC_PORT, DEFAULT_ADMIN_PORT);
-        let (mut supervisor, grpc_addr) =
-            start_service(&config.server, ports, &["murmur.api.v1.InsightsService"], registry, &shutdown, |router| {
-                router.add_service(InsightsServiceServer::new(api))
-            })
-            .await?;
+        let (mut supervisor, grpc_addr) = start_service(
+            &config.server,
+            ports,
+            &["murmur.api.v1.InsightsService"],
+            registry,
+            &shutdown,
+            |router, auth| router.add_service(InsightsServiceServer::with_interceptor(api, auth)),
+        )
+        .await?;
         let stop = shutdown.token();
         // Alerts stored but not produced before a crash go out first.
         supervisor.spawn("detection", worker.run(stop));

@@ -38,7 +38,7 @@ struct Cli {
     /// The ingestor's gRPC address (SourceService, for `watch`).
     #[arg(long, global = true, env = "MURMUR_SOURCE_ADDR", default_value = "http://127.0.0.1:50051")]
     source_addr: String,
-    /// Bearer token sent with every call (when the API sits behind an authenticating gateway).
+    /// Bearer token sent with every call: one of the services' MURMUR_API_TOKENS (or a gateway's).
     #[arg(long, global = true, env = "MURMUR_API_TOKEN", hide_env_values = true)]
     token: Option<String>,
     /// Output format.

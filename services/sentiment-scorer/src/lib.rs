@@ -81,11 +81,15 @@ impl Application {
         };
 
         let ports = (DEFAULT_GRPC_PORT, DEFAULT_ADMIN_PORT);
-        let (mut supervisor, grpc_addr) =
-            start_service(&config.server, ports, &["murmur.api.v1.SentimentService"], registry, &shutdown, |router| {
-                router.add_service(SentimentServiceServer::new(api))
-            })
-            .await?;
+        let (mut supervisor, grpc_addr) = start_service(
+            &config.server,
+            ports,
+            &["murmur.api.v1.SentimentService"],
+            registry,
+            &shutdown,
+            |router, auth| router.add_service(SentimentServiceServer::with_interceptor(api, auth)),
+        )
+        .await?;
         let stop = shutdown.token();
         supervisor.spawn("consumer", async move {
             consumer.run(&handler, stop).await?;

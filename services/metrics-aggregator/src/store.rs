@@ -43,6 +43,24 @@ pub struct StoredBatch {
     pub duplicates: usize,
 }
 
+/// Rows of `pending_replies`, as columns for one `UNNEST`.
+#[derive(Default)]
+struct PendingColumns {
+    parent_id: Vec<String>,
+    reply_id: Vec<String>,
+    author_id: Vec<String>,
+    created_at: Vec<DateTime<Utc>>,
+}
+
+impl PendingColumns {
+    fn push(&mut self, reply: &Post, created_at: TimestampMs) {
+        self.parent_id.push(reply.parent_id.clone());
+        self.reply_id.push(reply.id.clone());
+        self.author_id.push(reply.author_id.clone());
+        self.created_at.push(to_time(created_at));
+    }
+}
+
 /// Interaction kinds as stored.
 const REPLY: i16 = 1;
 const MENTION: i16 = 2;
@@ -251,23 +269,22 @@ impl Store {
                 .map(|row| Ok((row.try_get("id")?, row.try_get("author_id")?)))
                 .collect::<Result<_, sqlx::Error>>()?
         };
-        // Replies stored before their parent (other batches).
-        let new_ids: Vec<String> = seq_of_new.keys().cloned().collect();
-        let late_rows = sqlx::query("SELECT id, author_id, created_at, parent_id FROM posts WHERE parent_id = ANY($1)")
-            .bind(&new_ids)
-            .fetch_all(&mut *transaction)
-            .await?;
+        // Replies stored before their parent (other batches) waited in pending_replies.
+        let new_ids: Vec<&str> =
+            new_rows.iter().filter_map(|(_, item)| Some(item.post.as_ref()?.id.as_str())).collect();
+        let late_rows = sqlx::query(
+            "DELETE FROM pending_replies WHERE parent_id = ANY($1) RETURNING reply_id, author_id, created_at, parent_id",
+        )
+        .bind(&new_ids)
+        .fetch_all(&mut *transaction)
+        .await?;
         let author_of_new: HashMap<&str, &str> = new_rows
             .iter()
             .filter_map(|(_, item)| item.post.as_ref().map(|post| (post.id.as_str(), post.author_id.as_str())))
             .collect();
         let mut late_replies = Vec::new();
+        let mut late_edges = Vec::new();
         for row in late_rows {
-            // Replies of this batch got their parent's author above.
-            let id: String = row.try_get("id")?;
-            if seq_of_new.contains_key(&id) {
-                continue;
-            }
             let parent: String = row.try_get("parent_id")?;
             let source: String = row.try_get("author_id")?;
             let Some(target) = author_of_new.get(parent.as_str()) else { continue };
@@ -275,10 +292,12 @@ impl Store {
                 continue;
             }
             let at: DateTime<Utc> = row.try_get("created_at")?;
+            late_edges.push((row.try_get::<String, _>("reply_id")?, source.clone(), target.to_string(), to_ms(at)));
             late_replies.push(LateReply { source, target: target.to_string(), at: to_ms(at) });
         }
-
         let mut new_posts = Vec::with_capacity(new_rows.len());
+        // New replies whose parent is not stored yet (neither before nor in this batch) wait for it.
+        let mut pending = PendingColumns::default();
         let mut actors: HashMap<String, (TimestampMs, TimestampMs)> = HashMap::new();
         let mut edges: BTreeMap<(String, String, i16), (String, TimestampMs)> = BTreeMap::new();
         for (_, item) in &new_rows {
@@ -286,6 +305,9 @@ impl Store {
             let mut input = convert::post_input(item);
             input.parent_author = parent_author.get(&post.parent_id).filter(|author| !author.is_empty()).cloned();
             let time = input.created_at;
+            if !post.parent_id.is_empty() && !parent_author.contains_key(&post.parent_id) {
+                pending.push(post, time);
+            }
             let mut touch = |actor: &str| {
                 if actor.is_empty() {
                     return;
@@ -316,6 +338,22 @@ impl Store {
                 );
             }
             new_posts.push(input);
+        }
+        for (reply, source, target, time) in late_edges {
+            edges.insert((reply, target, REPLY), (source, time));
+        }
+        if !pending.reply_id.is_empty() {
+            sqlx::query(
+                "INSERT INTO pending_replies (parent_id, reply_id, author_id, created_at)
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[])
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(&pending.parent_id)
+            .bind(&pending.reply_id)
+            .bind(&pending.author_id)
+            .bind(&pending.created_at)
+            .execute(&mut *transaction)
+            .await?;
         }
         // Only the actors whose row this batch widens (sorted: two instances lock rows in one order).
         let mut actors: Vec<(String, (TimestampMs, TimestampMs))> = {
@@ -609,12 +647,14 @@ impl Store {
         row.map(|row| Ok((row.try_get("last_seq")?, row.try_get("state")?))).transpose()
     }
 
-    /// Removes the text of posts stored before `before` (the retention setting). Returns the count.
+    /// Removes the text of posts stored before `before` (the retention setting), and forgets the
+    /// replies stored by then whose parent never came. Returns the count of posts purged.
     pub async fn purge_text(&self, before: DateTime<Utc>) -> Result<u64, sqlx::Error> {
         let result = sqlx::query("UPDATE posts SET text = NULL, title = '' WHERE stored_at < $1 AND text IS NOT NULL")
             .bind(before)
             .execute(&self.pool)
             .await?;
+        sqlx::query("DELETE FROM pending_replies WHERE stored_at < $1").bind(before).execute(&self.pool).await?;
         Ok(result.rows_affected())
     }
 }

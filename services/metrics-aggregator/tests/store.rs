@@ -237,3 +237,63 @@ async fn actor_rows_span_every_post_with_last_seen_refreshed_once_it_moves_by_mo
     assert_eq!(actor_row(&mut connection, "alice").await, (t - 60, t + step + 1));
     assert_eq!(count(&mut connection, "actors").await, 2);
 }
+
+#[tokio::test]
+async fn a_reply_stored_before_its_parent_waits_and_becomes_an_edge_when_the_parent_comes() {
+    let url = fresh_database("murmur_test").await;
+    let pool = sqlx::PgPool::connect(&url).await.expect("connect");
+    metrics_aggregator::migrate(&pool).await.expect("migrate");
+    let mut connection = PgConnection::connect(&url).await.expect("connect");
+    let t = 1_750_000_000;
+
+    let store = Store::new(pool.clone());
+    let first = store
+        .store_batch(&[post_by("r1", "bob", "p1", t + 60), post_by("r2", "carol", "p1", t + 90)])
+        .await
+        .expect("store the replies");
+    assert!(first.late_replies.is_empty());
+    assert_eq!(first.new_posts.iter().filter(|post| post.parent_author.is_some()).count(), 0, "no parent yet");
+    assert_eq!(count(&mut connection, "pending_replies").await, 2);
+    assert_eq!(count(&mut connection, "interactions").await, 0);
+
+    // The parent comes later, to another store (a restart in between loses nothing: the wait is in
+    // Postgres), with a reply of its own in the same batch that needs no waiting.
+    let store = Store::new(pool);
+    let second = store
+        .store_batch(&[post_by("p1", "alice", "", t), post_by("r3", "dave", "p1", t + 120)])
+        .await
+        .expect("store the parent");
+    let mut late: Vec<(String, String, i64)> =
+        second.late_replies.iter().map(|reply| (reply.source.clone(), reply.target.clone(), reply.at)).collect();
+    late.sort();
+    assert_eq!(
+        late,
+        vec![("bob".into(), "alice".into(), (t + 60) * 1000), ("carol".into(), "alice".into(), (t + 90) * 1000)]
+    );
+    let in_batch = second.new_posts.iter().find(|post| post.id == "r3").expect("r3 is new");
+    assert_eq!(in_batch.parent_author.as_deref(), Some("alice"));
+    assert_eq!(count(&mut connection, "pending_replies").await, 0);
+    let mut edges: Vec<(String, String, String)> =
+        sqlx::query("SELECT post_id, source_id, target_id FROM interactions WHERE kind = 1")
+            .fetch_all(&mut connection)
+            .await
+            .expect("edges")
+            .iter()
+            .map(|row| (row.get("post_id"), row.get("source_id"), row.get("target_id")))
+            .collect();
+    edges.sort();
+    assert_eq!(
+        edges,
+        vec![
+            ("r1".into(), "bob".into(), "alice".into()),
+            ("r2".into(), "carol".into(), "alice".into()),
+            ("r3".into(), "dave".into(), "alice".into()),
+        ]
+    );
+    // Replaying both batches changes nothing.
+    let replay = store.store_batch(&[post_by("r1", "bob", "p1", t + 60), post_by("p1", "alice", "", t)]).await;
+    let replay = replay.expect("replay");
+    assert!(replay.new_posts.is_empty() && replay.late_replies.is_empty());
+    assert_eq!(count(&mut connection, "pending_replies").await, 0);
+    assert_eq!(count(&mut connection, "interactions").await, 3);
+}

@@ -297,3 +297,53 @@ async fn a_reply_stored_before_its_parent_waits_and_becomes_an_edge_when_the_par
     assert_eq!(count(&mut connection, "pending_replies").await, 0);
     assert_eq!(count(&mut connection, "interactions").await, 3);
 }
+
+#[tokio::test]
+async fn the_retention_purge_removes_old_texts_and_forgotten_replies_only() {
+    let url = fresh_database("murmur_test").await;
+    let pool = sqlx::PgPool::connect(&url).await.expect("connect");
+    metrics_aggregator::migrate(&pool).await.expect("migrate");
+    let mut connection = PgConnection::connect(&url).await.expect("connect");
+    let store = Store::new(pool);
+    let t = 1_750_000_000;
+    store.store_batch(&[post_by("old", "alice", "", t), post_by("old-orphan", "bob", "gone", t)]).await.expect("store");
+    // Stored 40 days ago, as far as the purge can tell.
+    sqlx::query("UPDATE posts SET stored_at = now() - interval '40 days'").execute(&mut connection).await.expect("age");
+    sqlx::query("UPDATE pending_replies SET stored_at = now() - interval '40 days'")
+        .execute(&mut connection)
+        .await
+        .expect("age");
+    store
+        .store_batch(&[post_by("new", "carol", "", t + 60), post_by("new-orphan", "dave", "later", t + 60)])
+        .await
+        .expect("store");
+
+    let purged = store.purge_text(chrono::Utc::now() - chrono::Duration::days(30)).await.expect("purge");
+    assert_eq!(purged, 2);
+    let texts: Vec<(String, Option<String>)> = sqlx::query("SELECT id, text FROM posts ORDER BY id")
+        .fetch_all(&mut connection)
+        .await
+        .expect("posts")
+        .iter()
+        .map(|row| (row.get("id"), row.get("text")))
+        .collect();
+    assert_eq!(
+        texts,
+        vec![
+            ("new".into(), Some("crumb".into())),
+            ("new-orphan".into(), Some("crumb".into())),
+            ("old".into(), None),
+            ("old-orphan".into(), None),
+        ],
+        "old posts keep their row, only the text goes"
+    );
+    let waiting: Vec<String> = sqlx::query("SELECT reply_id FROM pending_replies")
+        .fetch_all(&mut connection)
+        .await
+        .expect("pending")
+        .iter()
+        .map(|row| row.get("reply_id"))
+        .collect();
+    assert_eq!(waiting, vec!["new-orphan".to_string()]);
+    assert_eq!(store.purge_text(chrono::Utc::now() - chrono::Duration::days(30)).await.expect("again"), 0);
+}

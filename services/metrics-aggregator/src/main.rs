@@ -8,11 +8,6 @@ use metrics_aggregator::config::Command;
 use metrics_aggregator::{Application, Config, SERVICE_NAME};
 use murmur_common::{db, telemetry, Shutdown};
 
-/// The aggregator allocates and frees many small strings per post (rows, edges, terms); glibc's
-/// malloc took about 30 % of its CPU in the stage bench, mimalloc much less.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> ExitCode {
     let config = Config::parse();

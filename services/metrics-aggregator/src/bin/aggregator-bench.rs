@@ -212,11 +212,6 @@ fn aggregator_config(url: &str, brokers: &str, topic: &str) -> Config {
     ])
 }
 
-/// The aggregator allocates and frees many small strings per post (rows, edges, terms); glibc's
-/// malloc took about 30 % of its CPU in the stage bench, mimalloc much less.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();

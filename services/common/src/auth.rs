@@ -51,6 +51,41 @@ impl ApiToken {
     }
 }
 
+/// A token as given by `--api-tokens` / `MURMUR_API_TOKENS`, not checked yet: clap quotes a value
+/// it fails to parse in its error, so the check happens at start-up ([`parse_tokens`]), where the
+/// error never shows the token. `Debug` prints `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RawApiToken(String);
+
+impl std::fmt::Debug for RawApiToken {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("RawApiToken(***)")
+    }
+}
+
+impl std::str::FromStr for RawApiToken {
+    type Err = std::convert::Infallible;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Ok(RawApiToken(text.to_string()))
+    }
+}
+
+/// Checks the tokens of `--api-tokens`; empty entries (an empty `MURMUR_API_TOKENS`, a trailing
+/// comma) are skipped, so an unset secret in a deployment means no token rather than an error.
+pub fn parse_tokens(raw: &[RawApiToken]) -> anyhow::Result<Vec<ApiToken>> {
+    raw.iter()
+        .enumerate()
+        .filter(|(_, token)| !token.0.trim().is_empty())
+        .map(|(index, token)| {
+            token
+                .0
+                .parse()
+                .map_err(|error| anyhow::anyhow!("--api-tokens / MURMUR_API_TOKENS entry {}: {error}", index + 1))
+        })
+        .collect()
+}
+
 /// Reads tokens from a file: one per line, blank lines and lines starting with `#` ignored.
 pub fn read_tokens_file(path: &Path) -> anyhow::Result<Vec<ApiToken>> {
     let text = std::fs::read_to_string(path)
@@ -230,6 +265,19 @@ mod tests {
         assert!(error.contains("line 2") && error.contains("at least"), "{error}");
         assert!(read_tokens_file(&directory.join("missing")).is_err());
         std::fs::remove_dir_all(&directory).expect("clean up");
+    }
+
+    #[test]
+    fn raw_tokens_are_checked_at_start_up_without_quoting_them_and_empty_entries_mean_none() {
+        let raw = |text: &str| text.parse::<RawApiToken>().expect("infallible");
+        assert!(parse_tokens(&[raw("")]).expect("empty").is_empty());
+        assert!(parse_tokens(&[]).expect("none").is_empty());
+        let tokens = parse_tokens(&[raw("first-token-0123456789"), raw(" ")]).expect("one");
+        assert_eq!(tokens, vec![token("first-token-0123456789")]);
+        let error = parse_tokens(&[raw("first-token-0123456789"), raw("tiny-secret")]).expect_err("short").to_string();
+        assert!(error.contains("entry 2") && error.contains("at least"), "{error}");
+        assert!(!error.contains("tiny-secret"), "the error never quotes the token: {error}");
+        assert_eq!(format!("{:?}", raw("tiny-secret")), "RawApiToken(***)");
     }
 
     #[test]

@@ -44,7 +44,7 @@ pub struct ServerArgs {
     /// the port (a warning says so at start-up). Prefer the environment or the file to the command
     /// line, where other users can read it; values are never logged.
     #[arg(long, env = "MURMUR_API_TOKENS", value_delimiter = ',', hide_env_values = true)]
-    pub api_tokens: Vec<crate::auth::ApiToken>,
+    pub api_tokens: Vec<crate::auth::RawApiToken>,
     /// File of accepted bearer tokens, one per line (blank lines and `#` comments ignored), e.g. a
     /// mounted secret; read at start-up, added to --api-tokens.
     #[arg(long, env = "MURMUR_API_TOKENS_FILE")]
@@ -64,7 +64,7 @@ impl ServerArgs {
 
     /// The accepted API tokens: --api-tokens plus the lines of --api-tokens-file.
     pub fn api_tokens(&self) -> anyhow::Result<Vec<crate::auth::ApiToken>> {
-        let mut tokens = self.api_tokens.clone();
+        let mut tokens = crate::auth::parse_tokens(&self.api_tokens)?;
         if let Some(path) = &self.api_tokens_file {
             tokens.extend(crate::auth::read_tokens_file(path)?);
         }

@@ -44,13 +44,6 @@ impl std::str::FromStr for ApiToken {
     }
 }
 
-impl ApiToken {
-    /// The token's text, to send as a client.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
 /// A token as given by `--api-tokens` / `MURMUR_API_TOKENS`, not checked yet: clap quotes a value
 /// it fails to parse in its error, so the check happens at start-up ([`parse_tokens`]), where the
 /// error never shows the token. `Debug` prints `***`.
@@ -248,7 +241,7 @@ mod tests {
         assert!(error.contains("printable ASCII") && !error.contains("space in"));
         assert!("tökén-with-accents-0123".parse::<ApiToken>().is_err());
         assert_eq!(format!("{:?}", token("a-secret-token-0123456789")), "ApiToken(***)");
-        assert_eq!(token("  padded-token-0123456789\n").expose(), "padded-token-0123456789");
+        assert_eq!(token("  padded-token-0123456789\n"), token("padded-token-0123456789"));
     }
 
     #[test]

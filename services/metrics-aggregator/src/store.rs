@@ -283,7 +283,7 @@ impl Store {
             .filter_map(|(_, item)| item.post.as_ref().map(|post| (post.id.as_str(), post.author_id.as_str())))
             .collect();
         let mut late_replies = Vec::new();
-        let mut late_edges = Vec::new();
+        let mut edges: BTreeMap<(String, String, i16), (String, TimestampMs)> = BTreeMap::new();
         for row in late_rows {
             let parent: String = row.try_get("parent_id")?;
             let source: String = row.try_get("author_id")?;
@@ -292,14 +292,13 @@ impl Store {
                 continue;
             }
             let at: DateTime<Utc> = row.try_get("created_at")?;
-            late_edges.push((row.try_get::<String, _>("reply_id")?, source.clone(), target.to_string(), to_ms(at)));
+            edges.insert((row.try_get("reply_id")?, target.to_string(), REPLY), (source.clone(), to_ms(at)));
             late_replies.push(LateReply { source, target: target.to_string(), at: to_ms(at) });
         }
         let mut new_posts = Vec::with_capacity(new_rows.len());
         // New replies whose parent is not stored yet (neither before nor in this batch) wait for it.
         let mut pending = PendingColumns::default();
         let mut actors: HashMap<String, (TimestampMs, TimestampMs)> = HashMap::new();
-        let mut edges: BTreeMap<(String, String, i16), (String, TimestampMs)> = BTreeMap::new();
         for (_, item) in &new_rows {
             let Some(post) = item.post.as_ref() else { continue };
             let mut input = convert::post_input(item);
@@ -338,9 +337,6 @@ impl Store {
                 );
             }
             new_posts.push(input);
-        }
-        for (reply, source, target, time) in late_edges {
-            edges.insert((reply, target, REPLY), (source, time));
         }
         if !pending.reply_id.is_empty() {
             sqlx::query(

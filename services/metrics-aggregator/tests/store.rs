@@ -347,3 +347,30 @@ async fn the_retention_purge_removes_old_texts_and_forgotten_replies_only() {
     assert_eq!(waiting, vec!["new-orphan".to_string()]);
     assert_eq!(store.purge_text(chrono::Utc::now() - chrono::Duration::days(30)).await.expect("again"), 0);
 }
+
+#[tokio::test]
+async fn the_snapshot_is_stored_lz4_compressed_and_reads_back_whole() {
+    let url = fresh_database("murmur_test").await;
+    let pool = sqlx::PgPool::connect(&url).await.expect("connect");
+    metrics_aggregator::migrate(&pool).await.expect("migrate");
+    let mut connection = PgConnection::connect(&url).await.expect("connect");
+    let store = Store::new(pool);
+    // Compressible and larger than the TOAST threshold, like a real snapshot.
+    let state: Vec<u8> = (0..200_000u32).flat_map(|index| (index % 977).to_le_bytes()).collect();
+    for last_seq in [41, 42] {
+        store.save_snapshot("default", last_seq, &state).await.expect("save");
+    }
+    let row = sqlx::query(
+        "SELECT pg_column_compression(state) AS method, pg_column_size(state) AS stored, octet_length(state) AS raw
+         FROM detector_snapshots WHERE name = 'default'",
+    )
+    .fetch_one(&mut connection)
+    .await
+    .expect("snapshot row");
+    let method: Option<String> = row.get("method");
+    assert_eq!(method.as_deref(), Some("lz4"));
+    let (stored, raw): (i32, i32) = (row.get("stored"), row.get("raw"));
+    assert_eq!(raw as usize, state.len());
+    assert!(stored < raw / 2, "compressed to {stored} bytes of {raw}");
+    assert_eq!(store.load_snapshot("default").await.expect("load"), Some((42, state)));
+}

@@ -17,6 +17,7 @@
 //! a detection run computed but not persisted) is repaired on restart, and every write is an
 //! idempotent upsert with deterministic alert ids.
 
+use std::borrow::{Borrow, Cow};
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
@@ -163,6 +164,35 @@ pub fn validate(scored: &ScoredPost) -> Result<(), String> {
     Ok(())
 }
 
+/// Every string of a scored post that goes to Postgres: `post_strings!(scored, post,)` borrows them,
+/// `post_strings!(scored, post, mut)` borrows them mutably (one list for checking and cleaning).
+macro_rules! post_strings {
+    ($scored:ident, $post:ident, $($mutability:ident)?) => {
+        [
+            &$($mutability)? $scored.language,
+            &$($mutability)? $post.id,
+            &$($mutability)? $post.channel,
+            &$($mutability)? $post.author_id,
+            &$($mutability)? $post.parent_id,
+            &$($mutability)? $post.root_id,
+            &$($mutability)? $post.text,
+            &$($mutability)? $post.permalink,
+            &$($mutability)? $post.language_hint,
+            &$($mutability)? $post.forwarded_from,
+            &$($mutability)? $post.title,
+        ]
+    };
+}
+
+/// Whether a string of the post holds a NUL character, which Postgres text cannot hold.
+pub fn needs_sanitizing(scored: &ScoredPost) -> bool {
+    let model = scored.sentiment.as_ref().is_some_and(|sentiment| sentiment.model.contains('\0'));
+    let Some(post) = scored.post.as_ref() else { return model || scored.language.contains('\0') };
+    model
+        || post_strings!(scored, post,).iter().any(|value| value.contains('\0'))
+        || post.mentions.iter().chain(&post.hashtags).any(|value| value.contains('\0'))
+}
+
 /// Removes NUL characters, which Postgres text cannot hold, from every string of the post.
 pub fn sanitize(scored: &mut ScoredPost) {
     fn clean(value: &mut String) {
@@ -170,28 +200,14 @@ pub fn sanitize(scored: &mut ScoredPost) {
             *value = value.replace('\0', "");
         }
     }
-    clean(&mut scored.language);
     if let Some(sentiment) = scored.sentiment.as_mut() {
         clean(&mut sentiment.model);
     }
-    if let Some(post) = scored.post.as_mut() {
-        for value in [
-            &mut post.id,
-            &mut post.channel,
-            &mut post.author_id,
-            &mut post.parent_id,
-            &mut post.root_id,
-            &mut post.text,
-            &mut post.permalink,
-            &mut post.language_hint,
-            &mut post.forwarded_from,
-            &mut post.title,
-        ] {
-            clean(value);
-        }
-        post.mentions.iter_mut().for_each(clean);
-        post.hashtags.iter_mut().for_each(clean);
+    let Some(post) = scored.post.as_mut() else { return clean(&mut scored.language) };
+    for value in post_strings!(scored, post, mut) {
+        clean(value);
     }
+    post.mentions.iter_mut().chain(post.hashtags.iter_mut()).for_each(clean);
 }
 
 fn transient(context: &str) -> impl Fn(sqlx::Error) -> TransientError + '_ {
@@ -230,11 +246,11 @@ impl AggregatorHandler {
     /// Stores already-decoded scored posts with their partition and queues the new ones for the
     /// engine (the consumer's path without Kafka; the benchmark feeds it directly). Returns how
     /// many were new.
-    pub async fn process(&self, batch: Vec<(i32, ScoredPost)>) -> Result<usize, TransientError> {
+    pub async fn process<P: Borrow<ScoredPost> + Sync>(&self, batch: Vec<(i32, P)>) -> Result<usize, TransientError> {
         let mut times = Vec::with_capacity(batch.len());
         let mut posts = Vec::with_capacity(batch.len());
         for (partition, scored) in batch {
-            if let Some(post) = scored.post.as_ref() {
+            if let Some(post) = scored.borrow().post.as_ref() {
                 let created = post.created_at.as_ref().map(convert::timestamp_ms);
                 let observed = post.observed_at.as_ref().map(convert::timestamp_ms);
                 let observed = observed.or(created).unwrap_or_default();
@@ -474,11 +490,13 @@ impl BatchHandler for AggregatorHandler {
         let mut posts = Vec::with_capacity(batch.len());
         for (index, envelope) in batch.iter().enumerate() {
             match validate(&envelope.event) {
-                Ok(()) => {
+                // Copied only when it must be cleaned.
+                Ok(()) if needs_sanitizing(&envelope.event) => {
                     let mut post = envelope.event.clone();
                     sanitize(&mut post);
-                    posts.push((envelope.partition, post));
+                    posts.push((envelope.partition, Cow::Owned(post)));
                 }
+                Ok(()) => posts.push((envelope.partition, Cow::Borrowed(&envelope.event))),
                 Err(reason) => {
                     self.metrics.posts_rejected.inc();
                     rejected.push(Rejection { index, reason });
@@ -487,5 +505,65 @@ impl BatchHandler for AggregatorHandler {
         }
         self.process(posts).await?;
         Ok(BatchOutcome { rejected })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use murmur_proto::events::v1::{Post, SentimentScore};
+
+    fn scored() -> ScoredPost {
+        ScoredPost {
+            post: Some(Post {
+                id: "reddit:t1_a".to_string(),
+                channel: "r/velo".to_string(),
+                author_id: "author".to_string(),
+                text: "a clean text".to_string(),
+                mentions: vec!["m1".to_string()],
+                hashtags: vec!["velo".to_string()],
+                ..Post::default()
+            }),
+            language: "en".to_string(),
+            sentiment: Some(SentimentScore { model: "vader".to_string(), ..SentimentScore::default() }),
+            ..ScoredPost::default()
+        }
+    }
+
+    #[test]
+    fn a_clean_post_is_left_as_it_is() {
+        let clean = scored();
+        assert!(!needs_sanitizing(&clean));
+        let mut copy = clean.clone();
+        sanitize(&mut copy);
+        assert_eq!(copy, clean);
+    }
+
+    #[test]
+    fn a_nul_anywhere_is_found_and_removed() {
+        type Edit = fn(&mut ScoredPost);
+        let edits: [(&str, Edit); 6] = [
+            ("language", |scored| scored.language.push('\0')),
+            ("model", |scored| scored.sentiment.as_mut().unwrap().model.insert(0, '\0')),
+            ("text", |scored| scored.post.as_mut().unwrap().text.insert(2, '\0')),
+            ("title", |scored| scored.post.as_mut().unwrap().title.push('\0')),
+            ("mention", |scored| scored.post.as_mut().unwrap().mentions[0].push('\0')),
+            ("hashtag", |scored| scored.post.as_mut().unwrap().hashtags.push("\0x".to_string())),
+        ];
+        for (field, edit) in edits {
+            let mut dirty = scored();
+            edit(&mut dirty);
+            assert!(needs_sanitizing(&dirty), "{field}");
+            sanitize(&mut dirty);
+            assert!(!needs_sanitizing(&dirty), "{field} cleaned");
+        }
+        let mut text = scored();
+        text.post.as_mut().unwrap().text = "a\0b\0".to_string();
+        sanitize(&mut text);
+        assert_eq!(text.post.unwrap().text, "ab");
+        let mut bare = ScoredPost { language: "e\0n".to_string(), ..ScoredPost::default() };
+        assert!(needs_sanitizing(&bare));
+        sanitize(&mut bare);
+        assert_eq!(bare.language, "en");
     }
 }

@@ -2,6 +2,7 @@
 //! detection results, the alert outbox and the detector snapshot. Every write is an upsert keyed by
 //! a natural id, so a replayed batch or detection run changes nothing.
 
+use std::borrow::Borrow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
@@ -155,11 +156,12 @@ impl Store {
     /// Stores a batch in one transaction: posts (upsert by id; a re-observed post refreshes its
     /// engagement counters), actors, reply/mention/forward edges. Returns the posts stored for the
     /// first time, ready for the engine.
-    pub async fn store_batch(&self, scored: &[ScoredPost]) -> Result<StoredBatch, sqlx::Error> {
+    pub async fn store_batch<P: Borrow<ScoredPost> + Sync>(&self, scored: &[P]) -> Result<StoredBatch, sqlx::Error> {
         // One row per id (the latest observation wins): Postgres refuses to upsert a row twice in one statement.
         let mut latest: BTreeMap<&str, &ScoredPost> = BTreeMap::new();
         let mut order: Vec<&str> = Vec::new();
         for item in scored {
+            let item: &ScoredPost = item.borrow();
             let Some(post) = item.post.as_ref() else { continue };
             match latest.get(post.id.as_str()) {
                 Some(existing) if post_times(existing.post.as_ref().unwrap_or(post)).1 > post_times(post).1 => {}

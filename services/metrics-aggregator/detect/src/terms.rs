@@ -15,7 +15,9 @@
 //! The number of terms per post is capped (hashtags first, then unigrams, bigrams, trigrams) so a long post
 //! cannot flood the signal state.
 
-use std::collections::HashSet;
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasher, BuildHasherDefault};
 
 use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
@@ -126,15 +128,7 @@ impl TermExtractor {
     /// then the normalised 1–3-grams of `text`. Deterministic order, no duplicates, at most
     /// `max_terms_per_post` entries.
     pub fn extract(&self, text: &str, hashtags: &[String], language: Language) -> Vec<String> {
-        let max_terms = self.config.max_terms_per_post;
-        let mut seen: HashSet<String> = HashSet::new();
-        let mut terms: Vec<String> = Vec::new();
-        let mut push_term = |term: String, terms: &mut Vec<String>| {
-            if terms.len() < max_terms && !term.is_empty() && seen.insert(term.clone()) {
-                terms.push(term);
-            }
-        };
-
+        let mut terms = PostTerms::new(self.config.max_terms_per_post);
         let clauses = self.clauses(text, language);
         let text_hashtags = extract_inline_hashtags(text);
         for raw_hashtag in hashtags.iter().map(String::as_str).chain(text_hashtags.iter().map(String::as_str)) {
@@ -142,28 +136,39 @@ impl TermExtractor {
             let cleaned: String =
                 folded.chars().filter(|character| character.is_alphanumeric() || *character == '_').collect();
             if !cleaned.is_empty() && cleaned.chars().any(char::is_alphabetic) {
-                push_term(format!("#{cleaned}"), &mut terms);
+                terms.push(&format!("#{cleaned}"));
             }
         }
 
         let longest = self.config.max_ngram_length.clamp(1, 3);
+        // One buffer for every candidate n-gram: only the terms kept are allocated.
+        let mut joined = String::new();
         for ngram_length in 1..=longest {
             for clause in &clauses {
                 if clause.len() < ngram_length {
                     continue;
                 }
                 for window in clause.windows(ngram_length) {
+                    if terms.is_full() {
+                        return terms.into_vec();
+                    }
                     let starts_with_stop = window.first().is_some_and(|token| token.is_stop_word);
                     let ends_with_stop = window.last().is_some_and(|token| token.is_stop_word);
                     if starts_with_stop || ends_with_stop {
                         continue;
                     }
-                    let joined = window.iter().map(|token| token.text.as_str()).collect::<Vec<_>>().join(" ");
-                    push_term(joined, &mut terms);
+                    joined.clear();
+                    for (position, token) in window.iter().enumerate() {
+                        if position > 0 {
+                            joined.push(' ');
+                        }
+                        joined.push_str(&token.text);
+                    }
+                    terms.push(&joined);
                 }
             }
         }
-        terms
+        terms.into_vec()
     }
 
     /// Splits text into clauses of normalised tokens. URLs, mentions and hashtags are removed (hashtags are
@@ -224,6 +229,46 @@ impl TermExtractor {
     }
 }
 
+/// The terms of one post in first-seen order, without duplicates, at most `capacity` of them.
+/// Duplicates are found through the terms' hashes, so a candidate seen before costs no allocation.
+struct PostTerms {
+    terms: Vec<String>,
+    /// Hash of a term → index of the first term with that hash.
+    first_with_hash: HashMap<u64, usize>,
+    capacity: usize,
+}
+
+impl PostTerms {
+    fn new(capacity: usize) -> Self {
+        PostTerms { terms: Vec::new(), first_with_hash: HashMap::new(), capacity }
+    }
+
+    fn is_full(&self) -> bool {
+        self.terms.len() >= self.capacity
+    }
+
+    fn push(&mut self, term: &str) {
+        if self.is_full() || term.is_empty() {
+            return;
+        }
+        let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(term);
+        match self.first_with_hash.get(&hash) {
+            Some(&index) if self.terms[index] == term => return,
+            // Two terms with one hash (never seen in practice): compare with every term.
+            Some(_) if self.terms.iter().any(|kept| kept == term) => return,
+            Some(_) => {}
+            None => {
+                self.first_with_hash.insert(hash, self.terms.len());
+            }
+        }
+        self.terms.push(term.to_string());
+    }
+
+    fn into_vec(self) -> Vec<String> {
+        self.terms
+    }
+}
+
 fn flush_clause(clause: &mut Vec<Token>, clauses: &mut Vec<Vec<Token>>) {
     if !clause.is_empty() {
         clauses.push(std::mem::take(clause));
@@ -231,8 +276,10 @@ fn flush_clause(clause: &mut Vec<Token>, clauses: &mut Vec<Vec<Token>>) {
 }
 
 fn is_url(chunk: &str) -> bool {
-    let lowered = chunk.trim_start_matches(['(', '<', '[', '"']).to_ascii_lowercase();
-    lowered.starts_with("http://") || lowered.starts_with("https://") || lowered.starts_with("www.")
+    let trimmed = chunk.trim_start_matches(['(', '<', '[', '"']).as_bytes();
+    ["http://", "https://", "www."]
+        .iter()
+        .any(|prefix| trimmed.get(..prefix.len()).is_some_and(|start| start.eq_ignore_ascii_case(prefix.as_bytes())))
 }
 
 /// `#tags` written in the text (the platform list may miss them, e.g. Telegram).
@@ -314,6 +361,26 @@ const FRENCH_STOP_WORDS: &[&str] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn post_terms_keep_the_first_of_each_term_in_order_up_to_the_capacity() {
+        let mut terms = PostTerms::new(3);
+        for term in ["b", "a", "b", "", "a", "c", "d", "c"] {
+            terms.push(term);
+        }
+        assert!(terms.is_full());
+        assert_eq!(terms.into_vec(), vec!["b", "a", "c"]);
+    }
+
+    #[test]
+    fn urls_are_recognised_whatever_their_case_and_opening_bracket() {
+        for url in ["http://x.fr", "HTTPS://X.FR/a", "(www.example.com)", "<Https://a>", "\"www.a"] {
+            assert!(is_url(url), "{url}");
+        }
+        for word in ["www", "wwwx.fr", "https", "ftp://x", "", "é"] {
+            assert!(!is_url(word), "{word}");
+        }
+    }
 
     fn extract(text: &str, language: Language) -> Vec<String> {
         TermExtractor::default().extract(text, &[], language)

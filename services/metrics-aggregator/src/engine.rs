@@ -474,7 +474,10 @@ impl Engine {
     }
 
     fn record(&mut self, post: &PostInput) -> PostRecord {
-        self.platform_of_channel.entry(post.channel_key.clone()).or_insert(post.platform);
+        // The key is copied only for a channel seen for the first time, not for every post.
+        if !self.platform_of_channel.contains_key(&post.channel_key) {
+            self.platform_of_channel.insert(post.channel_key.clone(), post.platform);
+        }
         let language = Language::from_hint(&post.language);
         let terms = self.extractor.extract(&post.text, &post.hashtags, language);
         let graph = &mut self.state.graph;

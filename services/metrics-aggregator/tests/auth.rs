@@ -4,14 +4,15 @@
 
 use std::time::Duration;
 
-use clap::Parser;
-use metrics_aggregator::{Application, Config};
+use metrics_aggregator::Application;
 use murmur_common::testing::{fresh_database, fresh_topic};
 use murmur_common::Shutdown;
 use murmur_proto::api::v1::insights_service_client::InsightsServiceClient;
 use murmur_proto::api::v1::{ListCommunitiesRequest, StreamAlertsRequest};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tonic::Code;
+
+mod common;
 
 const TOKEN: &str = "dashboards-7f3a9c2e51d84b06";
 const OTHER_TOKEN: &str = "sre-team-0c41e5f9a2b7d368";
@@ -42,19 +43,12 @@ async fn the_api_answers_only_calls_with_a_configured_bearer_token() {
     std::fs::create_dir_all(&directory).expect("directory");
     let tokens_file = directory.join("tokens");
     std::fs::write(&tokens_file, format!("# the SRE team\n{OTHER_TOKEN}\n")).expect("tokens file");
-    let brokers = std::env::var("KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into());
-    let config = Config::parse_from([
-        "metrics-aggregator",
-        "--grpc-addr=127.0.0.1:0",
-        "--admin-addr=127.0.0.1:0",
-        &format!("--kafka-brokers={brokers}"),
-        &format!("--input-topic={input}"),
-        &format!("--alerts-topic={alerts}"),
-        &format!("--kafka-group-id=aggregator-{input}"),
-        &format!("--database-url={database_url}"),
-        &format!("--api-tokens={TOKEN}"),
-        &format!("--api-tokens-file={}", tokens_file.display()),
-    ]);
+    let config = common::aggregator_config(
+        &input,
+        &alerts,
+        &database_url,
+        &[format!("--api-tokens={TOKEN}"), format!("--api-tokens-file={}", tokens_file.display())],
+    );
     let shutdown = Shutdown::new(Duration::from_secs(10));
     let app = Application::build(config, shutdown.clone()).await.expect("aggregator builds");
     let (grpc, admin) = (app.grpc_addr(), app.admin_addr());

@@ -4,8 +4,7 @@
 
 use std::time::Duration;
 
-use clap::Parser;
-use metrics_aggregator::{Application, Config};
+use metrics_aggregator::Application;
 use murmur_common::testing::{fresh_database, fresh_topic, produce_raw, read_all};
 use murmur_common::Shutdown;
 use murmur_proto::api::v1::insights_service_client::InsightsServiceClient;
@@ -18,6 +17,8 @@ use prost::Message;
 use sqlx::{Connection, PgConnection, Row};
 use tokio_stream::StreamExt;
 use tonic::transport::Channel;
+
+mod common;
 
 const HOUR: i64 = 3_600;
 
@@ -36,24 +37,20 @@ struct Running {
 async fn start(topics: &Topics, database_url: &str) -> Running {
     // The service's logs appear with a failing test's output.
     let _ = tracing_subscriber::fmt().with_env_filter("info").with_test_writer().try_init();
-    let brokers = std::env::var("KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into());
-    let config = Config::parse_from([
-        "metrics-aggregator",
-        "--grpc-addr=127.0.0.1:0",
-        "--admin-addr=127.0.0.1:0",
-        &format!("--kafka-brokers={brokers}"),
-        &format!("--input-topic={}", topics.input),
-        &format!("--alerts-topic={}", topics.alerts),
-        &format!("--deadletter-topic={}", topics.deadletter),
-        &format!("--kafka-group-id=aggregator-{}", topics.input),
-        &format!("--database-url={database_url}"),
-        "--bucket=1h",
-        "--detection-interval=1h",
-        "--allowed-lateness=0s",
-        "--micro-min-size=5",
-        "--micro-max-size=100",
-        "--snapshot-interval=0s",
-    ]);
+    let config = common::aggregator_config(
+        &topics.input,
+        &topics.alerts,
+        database_url,
+        &[
+            format!("--deadletter-topic={}", topics.deadletter),
+            "--bucket=1h".into(),
+            "--detection-interval=1h".into(),
+            "--allowed-lateness=0s".into(),
+            "--micro-min-size=5".into(),
+            "--micro-max-size=100".into(),
+            "--snapshot-interval=0s".into(),
+        ],
+    );
     let shutdown = Shutdown::new(Duration::from_secs(10));
     let app = Application::build(config, shutdown.clone()).await.expect("aggregator builds");
     let grpc_addr = app.grpc_addr();

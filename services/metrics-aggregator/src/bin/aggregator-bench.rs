@@ -212,6 +212,10 @@ fn aggregator_config(url: &str, brokers: &str, topic: &str) -> Config {
     ])
 }
 
+/// The service's allocator (see `main.rs`), so the figures are the service's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();

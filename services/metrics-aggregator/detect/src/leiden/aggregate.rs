@@ -11,7 +11,7 @@
 //! vectors of a graph that is no longer needed (`output`), so levels reuse their memory.
 
 use super::csr::CsrGraph;
-use super::local_moving::reset;
+use super::local_moving::{reset, vec_bytes};
 
 /// Buffers reused across levels.
 #[derive(Debug, Default)]
@@ -20,6 +20,14 @@ pub(crate) struct AggregateBuffers {
     members: Vec<u32>,
     accumulated_weight: Vec<f64>,
     touched: Vec<u32>,
+}
+
+impl AggregateBuffers {
+    /// Bytes held by the buffers.
+    pub(crate) fn memory_bytes(&self) -> usize {
+        let Self { start, members, accumulated_weight, touched } = self;
+        vec_bytes(start) + vec_bytes(members) + vec_bytes(accumulated_weight) + vec_bytes(touched)
+    }
 }
 
 /// Counting sort of the nodes by label (`labels`: dense, below `label_count`): on return the
@@ -66,7 +74,8 @@ pub(crate) fn aggregate_graph(
     offsets.clear();
     offsets.reserve(refined_count + 1);
     offsets.push(0);
-    // An aggregate has at most as many entries as the graph it comes from.
+    // An aggregate has at most as many entries as the graph it comes from. Reserved, not touched:
+    // the part beyond what the levels fill costs address space, not resident memory.
     neighbours.clear();
     neighbours.reserve(graph.neighbours.len());
     weights.clear();

@@ -53,6 +53,18 @@ pub(crate) struct MoveBuffers {
     pending: Vec<bool>,
 }
 
+impl MoveBuffers {
+    /// Bytes held by the buffers.
+    pub(crate) fn memory_bytes(&self) -> usize {
+        let Self { slots, member_count, empty_communities, touched, pending } = self;
+        vec_bytes(slots)
+            + vec_bytes(member_count)
+            + vec_bytes(empty_communities)
+            + vec_bytes(touched)
+            + vec_bytes(pending)
+    }
+}
+
 /// What a local-moving phase did.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub(crate) struct MoveOutcome {
@@ -216,6 +228,11 @@ fn choose_community(
         }
     }
     (best_community, best_gain)
+}
+
+/// Bytes a vector holds (its capacity, not its length).
+pub(crate) fn vec_bytes<T>(buffer: &Vec<T>) -> usize {
+    buffer.capacity() * std::mem::size_of::<T>()
 }
 
 /// Clears `buffer` and refills it with `length` copies of `value`, keeping its capacity.

@@ -66,7 +66,7 @@ pub use quality::{
 pub use rng::SeededRng;
 
 use aggregate::{aggregate_graph, AggregateBuffers};
-use local_moving::{fast_move_nodes, MoveBuffers, MoveOutcome};
+use local_moving::{fast_move_nodes, vec_bytes, MoveBuffers, MoveOutcome};
 use refine::{refine_partition, RefineBuffers, RefineParameters};
 
 /// Label meaning "no previous community" in a warm-start membership.
@@ -231,6 +231,15 @@ impl Leiden {
         &self.config
     }
 
+    /// Bytes the optimiser keeps between runs (capacities): the grouped copy of the last input graph,
+    /// the aggregate graphs and the phases' buffers. An upper bound of what is resident: each
+    /// aggregate reserves as many entries as the input graph has and fills only what its level
+    /// needs. A run also allocates its result's membership and, for a warm start, one flag and
+    /// one queue entry per node.
+    pub fn memory_bytes(&self) -> usize {
+        self.grouped.memory_bytes() + self.workspace.memory_bytes()
+    }
+
     /// Runs from the singleton partition (every node alone).
     pub fn run(&mut self, graph: &CsrGraph) -> LeidenOutcome {
         let membership: Vec<u32> = (0..graph.node_count() as u32).collect();
@@ -358,6 +367,39 @@ impl Leiden {
 }
 
 impl Workspace {
+    fn memory_bytes(&self) -> usize {
+        let Workspace {
+            move_buffers,
+            refine_buffers,
+            aggregate_buffers,
+            aggregate,
+            spare_aggregate,
+            level_membership,
+            level_of_node,
+            refined,
+            community_of_refined,
+            node_at_position,
+            position_of_node,
+            changed_labels,
+            keep_whole,
+            relabel_scratch,
+        } = self;
+        move_buffers.memory_bytes()
+            + refine_buffers.memory_bytes()
+            + aggregate_buffers.memory_bytes()
+            + aggregate.memory_bytes()
+            + spare_aggregate.memory_bytes()
+            + vec_bytes(level_membership)
+            + vec_bytes(level_of_node)
+            + vec_bytes(refined)
+            + vec_bytes(community_of_refined)
+            + vec_bytes(node_at_position)
+            + vec_bytes(position_of_node)
+            + vec_bytes(changed_labels)
+            + vec_bytes(keep_whole)
+            + vec_bytes(relabel_scratch)
+    }
+
     /// One Leiden iteration (move, refine, aggregate until stable) on `graph`; updates
     /// `membership` in place (dense labels on entry and exit).
     fn one_iteration(

@@ -33,7 +33,7 @@
 //! nearby nodes, which keeps its memory accesses local.
 
 use super::csr::CsrGraph;
-use super::local_moving::reset;
+use super::local_moving::{reset, vec_bytes};
 use super::rng::SeededRng;
 
 /// Buffers reused across levels and runs.
@@ -54,6 +54,38 @@ pub(crate) struct RefineBuffers {
     touched: Vec<u32>,
     candidates: Vec<(u32, f64)>,
     dense_label: Vec<u32>,
+}
+
+impl RefineBuffers {
+    /// Bytes held by the buffers.
+    pub(crate) fn memory_bytes(&self) -> usize {
+        let Self {
+            community_start,
+            members,
+            cursor,
+            community_mass,
+            internal_weight,
+            refined_mass,
+            refined_external_weight,
+            refined_member_count,
+            accumulated,
+            touched,
+            candidates,
+            dense_label,
+        } = self;
+        vec_bytes(community_start)
+            + vec_bytes(members)
+            + vec_bytes(cursor)
+            + vec_bytes(community_mass)
+            + vec_bytes(internal_weight)
+            + vec_bytes(refined_mass)
+            + vec_bytes(refined_external_weight)
+            + vec_bytes(refined_member_count)
+            + vec_bytes(accumulated)
+            + vec_bytes(touched)
+            + vec_bytes(candidates)
+            + vec_bytes(dense_label)
+    }
 }
 
 /// Parameters of one refinement call.

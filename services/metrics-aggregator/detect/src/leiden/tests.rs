@@ -398,3 +398,28 @@ fn warm_start_keeps_untouched_communities_and_matches_a_cold_run() {
     assert_eq!(warm.membership, cold.membership);
     assert_eq!(warm.split_communities, 0);
 }
+
+#[test]
+fn the_optimiser_keeps_its_memory_between_runs_and_reports_it() {
+    let (edges, _) =
+        PlantedPartition { node_count: 2_000, community_count: 10, average_degree: 12, mixing: 0.3, seed: 11 }
+            .generate();
+    let graph = CsrGraph::from_edges(2_000, &edges).expect("valid");
+    let mut optimiser = Leiden::new(LeidenConfig::default());
+    assert!(optimiser.memory_bytes() < 1_024, "only empty graphs before the first run");
+    let first = optimiser.run(&graph);
+    let after_first = optimiser.memory_bytes();
+    // At least the grouped copy (as large as the input graph) and the per-node buffers.
+    assert!(after_first >= graph.memory_bytes() + 2_000 * std::mem::size_of::<u32>(), "{after_first}");
+    // The two aggregate graphs take turns as input and output, so each has served at every level
+    // after the second run; from then on the same graph reuses every buffer: same result, nothing grows.
+    let second = optimiser.run(&graph);
+    assert_eq!(second.membership, first.membership);
+    let settled = optimiser.memory_bytes();
+    assert!(settled >= after_first);
+    for run in 3..6 {
+        let again = optimiser.run(&graph);
+        assert_eq!(again.membership, first.membership);
+        assert_eq!(optimiser.memory_bytes(), settled, "run {run}");
+    }
+}

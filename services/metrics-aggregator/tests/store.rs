@@ -14,6 +14,16 @@ use sqlx::{Connection, PgConnection, Row};
 
 const HOUR: i64 = 3_600_000;
 
+/// A fresh database with the schema: its URL, a pool for the stores under test and a connection for
+/// the test's own queries.
+async fn migrated_database() -> (String, sqlx::PgPool, PgConnection) {
+    let url = fresh_database("murmur_test").await;
+    let pool = sqlx::PgPool::connect(&url).await.expect("connect");
+    metrics_aggregator::migrate(&pool).await.expect("migrate");
+    let connection = PgConnection::connect(&url).await.expect("connect");
+    (url, pool, connection)
+}
+
 /// An alert row: id, platforms, channels, payload.
 type AlertRow = (String, Vec<i16>, Vec<String>, Vec<u8>);
 
@@ -68,9 +78,7 @@ async fn count(connection: &mut PgConnection, table: &str) -> i64 {
 
 #[tokio::test]
 async fn a_detection_run_is_stored_in_bulk_with_every_list_on_its_row_and_idempotently() {
-    let url = fresh_database("murmur_test").await;
-    let pool = sqlx::PgPool::connect(&url).await.expect("connect");
-    metrics_aggregator::migrate(&pool).await.expect("migrate");
+    let (_, pool, mut connection) = migrated_database().await;
     let store = Store::new(pool);
 
     let mut run = detection_run();
@@ -106,7 +114,6 @@ async fn a_detection_run_is_stored_in_bulk_with_every_list_on_its_row_and_idempo
     ];
 
     store.persist_detection(&run).await.expect("persist");
-    let mut connection = PgConnection::connect(&url).await.expect("connect");
     let counts = [
         count(&mut connection, "communities").await,
         count(&mut connection, "lifecycle_events").await,
@@ -211,11 +218,8 @@ async fn actor_row(connection: &mut PgConnection, id: &str) -> (i64, i64) {
 
 #[tokio::test]
 async fn actor_rows_span_every_post_with_last_seen_refreshed_once_it_moves_by_more_than_the_step() {
-    let url = fresh_database("murmur_test").await;
-    let pool = sqlx::PgPool::connect(&url).await.expect("connect");
-    metrics_aggregator::migrate(&pool).await.expect("migrate");
+    let (url, pool, mut connection) = migrated_database().await;
     let store = Store::new(pool);
-    let mut connection = PgConnection::connect(&url).await.expect("connect");
     let step = metrics_aggregator::store::LAST_SEEN_STEP_MS / 1000;
     let t = 1_750_000_000;
 
@@ -240,10 +244,7 @@ async fn actor_rows_span_every_post_with_last_seen_refreshed_once_it_moves_by_mo
 
 #[tokio::test]
 async fn a_reply_stored_before_its_parent_waits_and_becomes_an_edge_when_the_parent_comes() {
-    let url = fresh_database("murmur_test").await;
-    let pool = sqlx::PgPool::connect(&url).await.expect("connect");
-    metrics_aggregator::migrate(&pool).await.expect("migrate");
-    let mut connection = PgConnection::connect(&url).await.expect("connect");
+    let (_, pool, mut connection) = migrated_database().await;
     let t = 1_750_000_000;
 
     let store = Store::new(pool.clone());
@@ -300,10 +301,7 @@ async fn a_reply_stored_before_its_parent_waits_and_becomes_an_edge_when_the_par
 
 #[tokio::test]
 async fn the_retention_purge_removes_old_texts_and_forgotten_replies_only() {
-    let url = fresh_database("murmur_test").await;
-    let pool = sqlx::PgPool::connect(&url).await.expect("connect");
-    metrics_aggregator::migrate(&pool).await.expect("migrate");
-    let mut connection = PgConnection::connect(&url).await.expect("connect");
+    let (_, pool, mut connection) = migrated_database().await;
     let store = Store::new(pool);
     let t = 1_750_000_000;
     store.store_batch(&[post_by("old", "alice", "", t), post_by("old-orphan", "bob", "gone", t)]).await.expect("store");
@@ -350,10 +348,7 @@ async fn the_retention_purge_removes_old_texts_and_forgotten_replies_only() {
 
 #[tokio::test]
 async fn the_snapshot_is_stored_lz4_compressed_and_reads_back_whole() {
-    let url = fresh_database("murmur_test").await;
-    let pool = sqlx::PgPool::connect(&url).await.expect("connect");
-    metrics_aggregator::migrate(&pool).await.expect("migrate");
-    let mut connection = PgConnection::connect(&url).await.expect("connect");
+    let (_, pool, mut connection) = migrated_database().await;
     let store = Store::new(pool);
     // Compressible and larger than the TOAST threshold, like a real snapshot.
     let state: Vec<u8> = (0..200_000u32).flat_map(|index| (index % 977).to_le_bytes()).collect();

@@ -8,8 +8,8 @@ use murmur_detect::signals::{SignalClass as DetectedClass, TermSignal};
 use murmur_detect::types::TimestampMs;
 use murmur_proto::api::v1::{Metrics, Role};
 use murmur_proto::events::v1::{
-    alert, Alert, AlertKind, CommunityLifecycle, LifecycleStatus as ProtoStatus, Platform, ScoredPost, SentimentShift,
-    Severity as ProtoSeverity, SignalClass, WeakSignal,
+    alert, Alert, AlertKind, CommunityLifecycle, LifecycleStatus as ProtoStatus, Platform, Post, ScoredPost,
+    SentimentShift, Severity as ProtoSeverity, SignalClass, WeakSignal,
 };
 use prost_types::Timestamp;
 
@@ -84,7 +84,8 @@ pub fn reactions(reactions: i64, score: i64) -> u64 {
 
 /// The engine's view of a scored post (parent author left for the store to resolve).
 pub fn post_input(item: &ScoredPost) -> PostInput {
-    let post = item.post.clone().unwrap_or_default();
+    let no_post = Post::default();
+    let post = item.post.as_ref().unwrap_or(&no_post);
     let engagement = post.engagement.unwrap_or_default();
     let created = post.created_at.as_ref().map(timestamp_ms);
     let observed = post.observed_at.as_ref().map(timestamp_ms).or(created).unwrap_or_default();
@@ -96,7 +97,8 @@ pub fn post_input(item: &ScoredPost) -> PostInput {
         parent_id: (!post.parent_id.is_empty()).then(|| post.parent_id.clone()),
         parent_author: None,
         root_id: (!post.root_id.is_empty()).then(|| post.root_id.clone()),
-        mentions: post.mentions.clone(),
+        // An empty mention names nobody (and is not stored: see `store::encode_post`).
+        mentions: post.mentions.iter().filter(|mention| !mention.is_empty()).cloned().collect(),
         hashtags: post.hashtags.clone(),
         text: joined_text(&post.title, &post.text),
         created_at: created,
@@ -108,7 +110,7 @@ pub fn post_input(item: &ScoredPost) -> PostInput {
         author_is_moderator: post.author_is_moderator,
         language: if item.language.is_empty() { "und".to_string() } else { item.language.clone() },
         forwarded_from_key: (!post.forwarded_from.is_empty()).then(|| channel_key(post.platform, &post.forwarded_from)),
-        id: post.id,
+        id: post.id.clone(),
     }
 }
 

@@ -8,6 +8,7 @@
 pub mod api;
 pub mod config;
 pub mod convert;
+pub mod copy;
 pub mod engine;
 pub mod metrics;
 pub mod pipeline;

@@ -4,6 +4,7 @@
 
 use std::borrow::Borrow;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -14,6 +15,7 @@ use prost::Message;
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
 use crate::convert;
+use crate::copy::BinaryRows;
 use crate::engine::{BucketOutput, DetectionOutput, LateReply, PostInput};
 
 /// Embedded migrations, run at start-up and by `metrics-aggregator migrate`.
@@ -42,24 +44,8 @@ pub struct StoredBatch {
     pub max_seq: i64,
     /// Posts of the batch that were already stored.
     pub duplicates: usize,
-}
-
-/// Rows of `pending_replies`, as columns for one `UNNEST`.
-#[derive(Default)]
-struct PendingColumns {
-    parent_id: Vec<String>,
-    reply_id: Vec<String>,
-    author_id: Vec<String>,
-    created_at: Vec<DateTime<Utc>>,
-}
-
-impl PendingColumns {
-    fn push(&mut self, reply: &Post, created_at: TimestampMs) {
-        self.parent_id.push(reply.parent_id.clone());
-        self.reply_id.push(reply.id.clone());
-        self.author_id.push(reply.author_id.clone());
-        self.created_at.push(to_time(created_at));
-    }
+    /// Whether the batch went in with `COPY` alone (false: with upserts, see `Store::store_batch`).
+    pub copied: bool,
 }
 
 /// Interaction kinds as stored.
@@ -79,6 +65,8 @@ const ACTOR_BOUNDS_CAPACITY: usize = 500_000;
 pub struct Store {
     pool: PgPool,
     actor_bounds: Arc<Mutex<ActorBounds>>,
+    /// Batches still to write with upserts before `COPY` is tried again (see `store_batch`).
+    upserts_left: Arc<AtomicU32>,
 }
 
 /// What the store knows of the `actors` rows, so a batch leaves out the upserts that would change
@@ -142,10 +130,153 @@ fn post_times(post: &Post) -> (TimestampMs, TimestampMs) {
     }
 }
 
+/// How a batch's rows go into their tables.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum WriteMode {
+    /// `COPY` straight into the tables, every row being new: a row that exists makes the unique
+    /// index refuse the statement.
+    Copy,
+    /// `COPY` into a temporary table, then `INSERT … SELECT … ON CONFLICT` from it.
+    Upsert,
+}
+
+/// Batches written with upserts after one whose `COPY` met a stored post, before `COPY` is tried
+/// again.
+const UPSERT_RUN: u32 = 16;
+
+/// Columns of `posts` the aggregator writes, in [`encode_post`]'s order (`seq` and `stored_at`
+/// take their defaults).
+const POST_COLUMNS: &str = "id, platform, channel, kind, author_id, parent_id, root_id, mentions, hashtags, text, \
+    title, created_at, observed_at, score, replies, views, reactions, forwards, channel_audience, permalink, \
+    forwarded_from, author_is_moderator, language, sentiment, sentiment_label, sentiment_model";
+
+/// What a batch's transaction wrote.
+#[derive(Default)]
+struct Written {
+    batch: StoredBatch,
+    /// Actors sent to the upsert, and the rows it inserted or updated (see [`ActorBounds::record_batch`]).
+    actors_sent: Vec<(String, (TimestampMs, TimestampMs))>,
+    actors_written: Vec<(String, (TimestampMs, TimestampMs))>,
+}
+
+/// The batch's posts, one per id, the latest observation winning (Postgres refuses to upsert a
+/// row twice in one statement), in the order of their first appearance.
+fn latest_observations<P: Borrow<ScoredPost>>(scored: &[P]) -> Vec<&ScoredPost> {
+    let mut latest: HashMap<&str, usize> = HashMap::new();
+    let mut rows: Vec<&ScoredPost> = Vec::new();
+    for item in scored {
+        let item: &ScoredPost = item.borrow();
+        let Some(post) = item.post.as_ref() else { continue };
+        match latest.get(post.id.as_str()) {
+            Some(&at) => {
+                if post_times(post).1 >= rows[at].post.as_ref().map_or(0, |kept| post_times(kept).1) {
+                    rows[at] = item;
+                }
+            }
+            None => {
+                latest.insert(post.id.as_str(), rows.len());
+                rows.push(item);
+            }
+        }
+    }
+    rows
+}
+
+/// One `posts` row, columns as in [`POST_COLUMNS`]. Parent and root ids are NULL when absent; empty
+/// mentions and hashtags are left out of their arrays.
+fn encode_post(rows: &mut BinaryRows, item: &ScoredPost) {
+    let Some(post) = item.post.as_ref() else { return };
+    let (created, observed) = post_times(post);
+    let engagement = post.engagement.unwrap_or_default();
+    let sentiment = item.sentiment.as_ref();
+    let present = |value: &str| !value.is_empty();
+    rows.row(26);
+    rows.text(&post.id);
+    rows.int2(post.platform as i16);
+    rows.text(&post.channel);
+    rows.int2(post.kind as i16);
+    rows.text(&post.author_id);
+    rows.text_or_null(&post.parent_id);
+    rows.text_or_null(&post.root_id);
+    rows.text_array(&post.mentions, present);
+    rows.text_array(&post.hashtags, present);
+    rows.text(&post.text);
+    rows.text(&post.title);
+    rows.timestamp(convert::clamp_created(created, observed));
+    rows.timestamp(observed);
+    rows.int8(engagement.score);
+    rows.int8(engagement.replies);
+    rows.int8(engagement.views);
+    rows.int8(engagement.reactions);
+    rows.int8(engagement.forwards);
+    rows.int8_or_null(post.channel_audience);
+    rows.text(&post.permalink);
+    rows.text(&post.forwarded_from);
+    rows.bool(post.author_is_moderator);
+    rows.text(if item.language.is_empty() { "und" } else { &item.language });
+    rows.float8_or_null(sentiment.map(|sentiment| sentiment.compound).filter(|value| value.is_finite()));
+    rows.int2(sentiment.map_or(0, |sentiment| sentiment.label as i16));
+    rows.text(sentiment.map_or("", |sentiment| sentiment.model.as_str()));
+}
+
+/// `COPY table (columns) FROM STDIN` of `rows`; the number of rows stored.
+async fn copy_in(
+    transaction: &mut Transaction<'_, Postgres>,
+    table: &str,
+    columns: &str,
+    rows: BinaryRows,
+) -> Result<u64, sqlx::Error> {
+    let mut copy = transaction.copy_in_raw(&format!("COPY {table} ({columns}) FROM STDIN (FORMAT binary)")).await?;
+    copy.send(rows.finish()).await?;
+    copy.finish().await
+}
+
+/// `rows` into `table` through a temporary table dropped at commit, with `INSERT … SELECT …
+/// {upsert}` (an `ON CONFLICT` clause, and `RETURNING` if rows are wanted back).
+async fn upsert_through_copy(
+    transaction: &mut Transaction<'_, Postgres>,
+    table: &str,
+    columns: &str,
+    rows: BinaryRows,
+    upsert: &str,
+) -> Result<Vec<sqlx::postgres::PgRow>, sqlx::Error> {
+    let staging = format!("incoming_{table}");
+    // Not kept as prepared statements: the temporary table is a new one in every transaction.
+    sqlx::query(&format!("CREATE TEMP TABLE {staging} ON COMMIT DROP AS SELECT {columns} FROM {table} WITH NO DATA"))
+        .persistent(false)
+        .execute(&mut **transaction)
+        .await?;
+    copy_in(transaction, &staging, columns, rows).await?;
+    sqlx::query(&format!("INSERT INTO {table} ({columns}) SELECT {columns} FROM {staging} {upsert}"))
+        .persistent(false)
+        .fetch_all(&mut **transaction)
+        .await
+}
+
+/// New rows (a batch's edges or waiting replies) into `table`, by `mode`; in `Upsert` mode rows
+/// already stored are left as they are.
+async fn insert_rows(
+    transaction: &mut Transaction<'_, Postgres>,
+    mode: WriteMode,
+    table: &str,
+    columns: &str,
+    rows: BinaryRows,
+) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    match mode {
+        WriteMode::Copy => copy_in(transaction, table, columns, rows).await.map(drop),
+        WriteMode::Upsert => {
+            upsert_through_copy(transaction, table, columns, rows, "ON CONFLICT DO NOTHING").await.map(drop)
+        }
+    }
+}
+
 impl Store {
     /// A store over `pool` (migrations must have run).
     pub fn new(pool: PgPool) -> Store {
-        Store { pool, actor_bounds: Arc::default() }
+        Store { pool, actor_bounds: Arc::default(), upserts_left: Arc::default() }
     }
 
     /// The pool, for the API's reads.
@@ -156,106 +287,105 @@ impl Store {
     /// Stores a batch in one transaction: posts (upsert by id; a re-observed post refreshes its
     /// engagement counters), actors, reply/mention/forward edges. Returns the posts stored for the
     /// first time, ready for the engine.
+    ///
+    /// Posts, edges and waiting replies go in with a binary `COPY`, which costs Postgres less
+    /// than an `INSERT … ON CONFLICT` over unnested arrays. `COPY` cannot upsert, so a batch is
+    /// first written as if every post were new ([`WriteMode::Copy`]); if one already exists the
+    /// unique index refuses it, the transaction is rolled back and the batch is written again
+    /// with upserts ([`WriteMode::Upsert`]), as are the next [`UPSERT_RUN`] batches (a replay or a
+    /// source re-observing posts sends runs of them). Either way the stored rows are the same.
     pub async fn store_batch<P: Borrow<ScoredPost> + Sync>(&self, scored: &[P]) -> Result<StoredBatch, sqlx::Error> {
-        // One row per id (the latest observation wins): Postgres refuses to upsert a row twice in one statement.
-        let mut latest: BTreeMap<&str, &ScoredPost> = BTreeMap::new();
-        let mut order: Vec<&str> = Vec::new();
-        for item in scored {
-            let item: &ScoredPost = item.borrow();
-            let Some(post) = item.post.as_ref() else { continue };
-            match latest.get(post.id.as_str()) {
-                Some(existing) if post_times(existing.post.as_ref().unwrap_or(post)).1 > post_times(post).1 => {}
-                Some(_) => {
-                    latest.insert(post.id.as_str(), item);
-                }
-                None => {
-                    order.push(post.id.as_str());
-                    latest.insert(post.id.as_str(), item);
-                }
-            }
-        }
-        let rows: Vec<&ScoredPost> = order.iter().filter_map(|id| latest.get(id).copied()).collect();
+        let rows = latest_observations(scored);
         if rows.is_empty() {
             return Ok(StoredBatch::default());
         }
-        let mut columns = PostColumns::default();
-        for item in &rows {
-            columns.push(item);
-        }
-        let mut transaction = self.pool.begin().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO posts (id, platform, channel, kind, author_id, parent_id, root_id, mentions, hashtags, text, title,
-                 created_at, observed_at, score, replies, views, reactions, forwards, channel_audience, permalink,
-                 forwarded_from, author_is_moderator, language, sentiment, sentiment_label, sentiment_model)
-             SELECT id, platform, channel, kind, author_id, NULLIF(parent_id, ''), NULLIF(root_id, ''),
-                 COALESCE(string_to_array(NULLIF(mentions, ''), ' '), '{}'), COALESCE(string_to_array(NULLIF(hashtags, ''), ' '), '{}'), text, title,
-                 created_at, observed_at, score, replies, views, reactions, forwards, channel_audience, permalink,
-                 forwarded_from, author_is_moderator, language, sentiment, sentiment_label, sentiment_model
-             FROM UNNEST($1::text[], $2::int2[], $3::text[], $4::int2[], $5::text[], $6::text[], $7::text[], $8::text[],
-                 $9::text[], $10::text[], $11::text[], $12::timestamptz[], $13::timestamptz[], $14::int8[], $15::int8[],
-                 $16::int8[], $17::int8[], $18::int8[], $19::int8[], $20::text[], $21::text[], $22::bool[], $23::text[],
-                 $24::float8[], $25::int2[], $26::text[])
-               AS t(id, platform, channel, kind, author_id, parent_id, root_id, mentions, hashtags, text, title,
-                 created_at, observed_at, score, replies, views, reactions, forwards, channel_audience, permalink,
-                 forwarded_from, author_is_moderator, language, sentiment, sentiment_label, sentiment_model)
-             ON CONFLICT (id) DO UPDATE SET observed_at = EXCLUDED.observed_at, score = EXCLUDED.score,
-                 replies = EXCLUDED.replies, views = EXCLUDED.views, reactions = EXCLUDED.reactions,
-                 forwards = EXCLUDED.forwards, channel_audience = EXCLUDED.channel_audience
-               WHERE posts.observed_at < EXCLUDED.observed_at
-             RETURNING id, seq, (xmax = 0) AS inserted",
-        )
-        .bind(&columns.id)
-        .bind(&columns.platform)
-        .bind(&columns.channel)
-        .bind(&columns.kind)
-        .bind(&columns.author_id)
-        .bind(&columns.parent_id)
-        .bind(&columns.root_id)
-        .bind(&columns.mentions)
-        .bind(&columns.hashtags)
-        .bind(&columns.text)
-        .bind(&columns.title)
-        .bind(&columns.created_at)
-        .bind(&columns.observed_at)
-        .bind(&columns.score)
-        .bind(&columns.replies)
-        .bind(&columns.views)
-        .bind(&columns.reactions)
-        .bind(&columns.forwards)
-        .bind(&columns.channel_audience)
-        .bind(&columns.permalink)
-        .bind(&columns.forwarded_from)
-        .bind(&columns.author_is_moderator)
-        .bind(&columns.language)
-        .bind(&columns.sentiment)
-        .bind(&columns.sentiment_label)
-        .bind(&columns.sentiment_model)
-        .fetch_all(&mut *transaction)
-        .await?;
-        let mut seq_of_new: HashMap<String, i64> = HashMap::new();
-        for row in &inserted {
-            if row.try_get::<bool, _>("inserted")? {
-                seq_of_new.insert(row.try_get("id")?, row.try_get("seq")?);
+        let copy =
+            self.upserts_left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| left.checked_sub(1)).is_err();
+        if copy {
+            let mut transaction = self.pool.begin().await?;
+            match self.write_batch(&mut transaction, &rows, WriteMode::Copy).await {
+                Ok(written) => {
+                    transaction.commit().await?;
+                    return Ok(StoredBatch { copied: true, ..self.written(written) });
+                }
+                Err(error) if error.as_database_error().is_some_and(|error| error.is_unique_violation()) => {
+                    transaction.rollback().await?;
+                    self.upserts_left.store(UPSERT_RUN, Ordering::Relaxed);
+                }
+                Err(error) => return Err(error),
             }
         }
-        let duplicates = rows.len() - seq_of_new.len();
-        if seq_of_new.is_empty() {
-            transaction.commit().await?;
-            return Ok(StoredBatch { duplicates, ..StoredBatch::default() });
+        let mut transaction = self.pool.begin().await?;
+        let written = self.write_batch(&mut transaction, &rows, WriteMode::Upsert).await?;
+        transaction.commit().await?;
+        Ok(self.written(written))
+    }
+
+    /// After the commit: what the store now knows of the actors' rows.
+    fn written(&self, written: Written) -> StoredBatch {
+        self.actor_bounds
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .record_batch(written.actors_sent, written.actors_written);
+        written.batch
+    }
+
+    async fn write_batch(
+        &self,
+        transaction: &mut Transaction<'_, Postgres>,
+        rows: &[&ScoredPost],
+        mode: WriteMode,
+    ) -> Result<Written, sqlx::Error> {
+        let mut post_rows = BinaryRows::new();
+        for item in rows {
+            encode_post(&mut post_rows, item);
         }
-        let mut new_rows: Vec<(i64, &ScoredPost)> = rows
-            .iter()
-            .filter_map(|item| {
-                let post = item.post.as_ref()?;
-                seq_of_new.get(&post.id).map(|seq| (*seq, *item))
-            })
-            .collect();
-        new_rows.sort_by_key(|(seq, _)| *seq);
+        let (new_rows, max_seq): (Vec<&ScoredPost>, i64) = match mode {
+            WriteMode::Copy => {
+                copy_in(transaction, "posts", POST_COLUMNS, post_rows).await?;
+                // The rows took their seq from the sequence in copy order, so the last one is the highest.
+                let max_seq = sqlx::query_scalar("SELECT currval(pg_get_serial_sequence('posts', 'seq'))")
+                    .fetch_one(&mut **transaction)
+                    .await?;
+                (rows.to_vec(), max_seq)
+            }
+            WriteMode::Upsert => {
+                let returned = upsert_through_copy(
+                    transaction,
+                    "posts",
+                    POST_COLUMNS,
+                    post_rows,
+                    "ON CONFLICT (id) DO UPDATE SET observed_at = EXCLUDED.observed_at, score = EXCLUDED.score,
+                         replies = EXCLUDED.replies, views = EXCLUDED.views, reactions = EXCLUDED.reactions,
+                         forwards = EXCLUDED.forwards, channel_audience = EXCLUDED.channel_audience
+                       WHERE posts.observed_at < EXCLUDED.observed_at
+                     RETURNING id, seq, (xmax = 0) AS inserted",
+                )
+                .await?;
+                let mut seq_of_new: HashMap<String, i64> = HashMap::new();
+                for row in &returned {
+                    if row.try_get::<bool, _>("inserted")? {
+                        seq_of_new.insert(row.try_get("id")?, row.try_get("seq")?);
+                    }
+                }
+                let mut new_rows: Vec<(i64, &ScoredPost)> = rows
+                    .iter()
+                    .filter_map(|item| seq_of_new.get(&item.post.as_ref()?.id).map(|seq| (*seq, *item)))
+                    .collect();
+                new_rows.sort_by_key(|(seq, _)| *seq);
+                let max_seq = new_rows.last().map(|(seq, _)| *seq).unwrap_or_default();
+                (new_rows.into_iter().map(|(_, item)| item).collect(), max_seq)
+            }
+        };
+        let duplicates = rows.len() - new_rows.len();
+        if new_rows.is_empty() {
+            return Ok(Written { batch: StoredBatch { duplicates, ..StoredBatch::default() }, ..Written::default() });
+        }
 
         // Parent authors (same batch included: the rows are in already).
         let parent_ids: Vec<String> = new_rows
             .iter()
-            .filter_map(|(_, item)| item.post.as_ref().map(|post| post.parent_id.clone()))
+            .filter_map(|item| item.post.as_ref().map(|post| post.parent_id.clone()))
             .filter(|parent| !parent.is_empty())
             .collect::<HashSet<_>>()
             .into_iter()
@@ -265,24 +395,23 @@ impl Store {
         } else {
             sqlx::query("SELECT id, author_id FROM posts WHERE id = ANY($1)")
                 .bind(&parent_ids)
-                .fetch_all(&mut *transaction)
+                .fetch_all(&mut **transaction)
                 .await?
                 .into_iter()
                 .map(|row| Ok((row.try_get("id")?, row.try_get("author_id")?)))
                 .collect::<Result<_, sqlx::Error>>()?
         };
         // Replies stored before their parent (other batches) waited in pending_replies.
-        let new_ids: Vec<&str> =
-            new_rows.iter().filter_map(|(_, item)| Some(item.post.as_ref()?.id.as_str())).collect();
+        let new_ids: Vec<&str> = new_rows.iter().filter_map(|item| Some(item.post.as_ref()?.id.as_str())).collect();
         let late_rows = sqlx::query(
             "DELETE FROM pending_replies WHERE parent_id = ANY($1) RETURNING reply_id, author_id, created_at, parent_id",
         )
         .bind(&new_ids)
-        .fetch_all(&mut *transaction)
+        .fetch_all(&mut **transaction)
         .await?;
         let author_of_new: HashMap<&str, &str> = new_rows
             .iter()
-            .filter_map(|(_, item)| item.post.as_ref().map(|post| (post.id.as_str(), post.author_id.as_str())))
+            .filter_map(|item| item.post.as_ref().map(|post| (post.id.as_str(), post.author_id.as_str())))
             .collect();
         let mut late_replies = Vec::new();
         let mut edges: BTreeMap<(String, String, i16), (String, TimestampMs)> = BTreeMap::new();
@@ -299,15 +428,19 @@ impl Store {
         }
         let mut new_posts = Vec::with_capacity(new_rows.len());
         // New replies whose parent is not stored yet (neither before nor in this batch) wait for it.
-        let mut pending = PendingColumns::default();
+        let mut pending = BinaryRows::new();
         let mut actors: HashMap<String, (TimestampMs, TimestampMs)> = HashMap::new();
-        for (_, item) in &new_rows {
+        for item in &new_rows {
             let Some(post) = item.post.as_ref() else { continue };
             let mut input = convert::post_input(item);
             input.parent_author = parent_author.get(&post.parent_id).filter(|author| !author.is_empty()).cloned();
             let time = input.created_at;
             if !post.parent_id.is_empty() && !parent_author.contains_key(&post.parent_id) {
-                pending.push(post, time);
+                pending.row(4);
+                pending.text(&post.parent_id);
+                pending.text(&post.id);
+                pending.text(&post.author_id);
+                pending.timestamp(time);
             }
             let mut touch = |actor: &str| {
                 if actor.is_empty() {
@@ -340,19 +473,8 @@ impl Store {
             }
             new_posts.push(input);
         }
-        if !pending.reply_id.is_empty() {
-            sqlx::query(
-                "INSERT INTO pending_replies (parent_id, reply_id, author_id, created_at)
-                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[])
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(&pending.parent_id)
-            .bind(&pending.reply_id)
-            .bind(&pending.author_id)
-            .bind(&pending.created_at)
-            .execute(&mut *transaction)
+        insert_rows(transaction, mode, "pending_replies", "parent_id, reply_id, author_id, created_at", pending)
             .await?;
-        }
         // Only the actors whose row this batch widens (sorted: two instances lock rows in one order).
         let mut actors: Vec<(String, (TimestampMs, TimestampMs))> = {
             let known = self.actor_bounds.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -377,7 +499,7 @@ impl Store {
             .bind(&first)
             .bind(&last)
             .bind(LAST_SEEN_STEP_MS as f64)
-            .fetch_all(&mut *transaction)
+            .fetch_all(&mut **transaction)
             .await?
             .iter()
             .map(|row| {
@@ -386,39 +508,22 @@ impl Store {
             })
             .collect::<Result<Vec<_>, sqlx::Error>>()?;
         }
-        if !edges.is_empty() {
-            let mut post_ids = Vec::new();
-            let mut targets = Vec::new();
-            let mut kinds = Vec::new();
-            let mut sources = Vec::new();
-            let mut times = Vec::new();
-            for ((post_id, target, kind), (source, time)) in edges {
-                post_ids.push(post_id);
-                targets.push(target);
-                kinds.push(kind);
-                sources.push(source);
-                times.push(to_time(time));
-            }
-            sqlx::query(
-                "INSERT INTO interactions (post_id, target_id, kind, source_id, created_at)
-                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::int2[], $4::text[], $5::timestamptz[])
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(&post_ids)
-            .bind(&targets)
-            .bind(&kinds)
-            .bind(&sources)
-            .bind(&times)
-            .execute(&mut *transaction)
-            .await?;
+        let mut edge_rows = BinaryRows::new();
+        for ((post_id, target, kind), (source, time)) in &edges {
+            edge_rows.row(5);
+            edge_rows.text(post_id);
+            edge_rows.text(target);
+            edge_rows.int2(*kind);
+            edge_rows.text(source);
+            edge_rows.timestamp(*time);
         }
-        transaction.commit().await?;
-        self.actor_bounds
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .record_batch(actors, written_actors);
-        let max_seq = new_rows.last().map(|(seq, _)| *seq).unwrap_or_default();
-        Ok(StoredBatch { new_posts, late_replies, max_seq, duplicates })
+        insert_rows(transaction, mode, "interactions", "post_id, target_id, kind, source_id, created_at", edge_rows)
+            .await?;
+        Ok(Written {
+            batch: StoredBatch { new_posts, late_replies, max_seq, duplicates, copied: false },
+            actors_sent: actors,
+            actors_written: written_actors,
+        })
     }
 
     /// Posts stored after `after_seq`, in store order, at most `limit` (for re-feeding the engine
@@ -963,82 +1068,6 @@ fn post_input_from_row(row: &sqlx::postgres::PgRow) -> Result<PostInput, sqlx::E
         language: row.try_get("language")?,
         forwarded_from_key: (!forwarded_from.is_empty()).then(|| convert::channel_key(platform, &forwarded_from)),
     })
-}
-
-/// Columns of a batch of posts, for the `UNNEST` insert.
-#[derive(Default)]
-struct PostColumns {
-    id: Vec<String>,
-    platform: Vec<i16>,
-    channel: Vec<String>,
-    kind: Vec<i16>,
-    author_id: Vec<String>,
-    parent_id: Vec<String>,
-    root_id: Vec<String>,
-    mentions: Vec<String>,
-    hashtags: Vec<String>,
-    text: Vec<String>,
-    title: Vec<String>,
-    created_at: Vec<DateTime<Utc>>,
-    observed_at: Vec<DateTime<Utc>>,
-    score: Vec<i64>,
-    replies: Vec<i64>,
-    views: Vec<i64>,
-    reactions: Vec<i64>,
-    forwards: Vec<i64>,
-    channel_audience: Vec<Option<i64>>,
-    permalink: Vec<String>,
-    forwarded_from: Vec<String>,
-    author_is_moderator: Vec<bool>,
-    language: Vec<String>,
-    sentiment: Vec<Option<f64>>,
-    sentiment_label: Vec<i16>,
-    sentiment_model: Vec<String>,
-}
-
-impl PostColumns {
-    fn push(&mut self, item: &ScoredPost) {
-        let Some(post) = item.post.as_ref() else { return };
-        let (created, observed) = post_times(post);
-        let engagement = post.engagement.unwrap_or_default();
-        self.id.push(post.id.clone());
-        self.platform.push(post.platform as i16);
-        self.channel.push(post.channel.clone());
-        self.kind.push(post.kind as i16);
-        self.author_id.push(post.author_id.clone());
-        self.parent_id.push(post.parent_id.clone());
-        self.root_id.push(post.root_id.clone());
-        // Pseudonymous ids and hashtags never contain spaces (hex, normalised tags); drop any that would.
-        self.mentions.push(space_joined(&post.mentions));
-        self.hashtags.push(space_joined(&post.hashtags));
-        self.text.push(post.text.clone());
-        self.title.push(post.title.clone());
-        self.created_at.push(to_time(convert::clamp_created(created, observed)));
-        self.observed_at.push(to_time(observed));
-        self.score.push(engagement.score);
-        self.replies.push(engagement.replies);
-        self.views.push(engagement.views);
-        self.reactions.push(engagement.reactions);
-        self.forwards.push(engagement.forwards);
-        self.channel_audience.push(post.channel_audience);
-        self.permalink.push(post.permalink.clone());
-        self.forwarded_from.push(post.forwarded_from.clone());
-        self.author_is_moderator.push(post.author_is_moderator);
-        self.language.push(if item.language.is_empty() { "und".to_string() } else { item.language.clone() });
-        self.sentiment
-            .push(item.sentiment.as_ref().map(|sentiment| sentiment.compound).filter(|value| value.is_finite()));
-        self.sentiment_label.push(item.sentiment.as_ref().map_or(0, |sentiment| sentiment.label as i16));
-        self.sentiment_model.push(item.sentiment.as_ref().map(|sentiment| sentiment.model.clone()).unwrap_or_default());
-    }
-}
-
-fn space_joined(values: &[String]) -> String {
-    values
-        .iter()
-        .filter(|value| !value.is_empty() && !value.contains(char::is_whitespace))
-        .cloned()
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 #[cfg(test)]

@@ -299,6 +299,113 @@ async fn a_reply_stored_before_its_parent_waits_and_becomes_an_edge_when_the_par
     assert_eq!(count(&mut connection, "interactions").await, 3);
 }
 
+/// A post with every column set, and some hostile values: an empty and a spaced mention, a NaN
+/// sentiment when `nan`, a creation time before anything Postgres stores.
+fn full_post(id: &str, nan: bool) -> ScoredPost {
+    let mut scored = post_by(id, "author-1", "parent-9", 1_750_000_000);
+    let post = scored.post.as_mut().expect("post");
+    post.kind = murmur_proto::events::v1::PostKind::Comment as i32;
+    post.root_id = "root-3".into();
+    post.mentions = vec!["m-1".into(), String::new(), "m 2".into()];
+    post.hashtags = vec!["#levain".into(), "#crumb".into()];
+    post.text = "Pain au levain 🍞 — \u{202e}mixed\u{200b} «texte» ".repeat(40);
+    post.title = "Titre".into();
+    post.created_at = Some(prost_types::Timestamp { seconds: -400_000_000_000_000, nanos: 0 });
+    post.engagement =
+        Some(murmur_proto::events::v1::Engagement { score: 5, replies: 2, views: 90, reactions: 3, forwards: 1 });
+    post.channel_audience = Some(1_200);
+    post.permalink = "https://example.org/p".into();
+    post.forwarded_from = "breadchat".into();
+    post.author_is_moderator = true;
+    scored.language = String::new();
+    scored.sentiment = Some(murmur_proto::events::v1::SentimentScore {
+        compound: if nan { f64::NAN } else { 0.25 },
+        label: 2,
+        model: "xlm-r".into(),
+        ..Default::default()
+    });
+    scored
+}
+
+/// Every stored column of a post but its id, `seq` and `stored_at`, as JSON.
+async fn post_columns(connection: &mut PgConnection, id: &str) -> serde_json::Value {
+    let json: String =
+        sqlx::query_scalar("SELECT (to_jsonb(p) - 'id' - 'seq' - 'stored_at')::text FROM posts p WHERE id = $1")
+            .bind(id)
+            .fetch_one(connection)
+            .await
+            .expect("post row");
+    serde_json::from_str(&json).expect("json")
+}
+
+#[tokio::test]
+async fn a_post_is_stored_the_same_whether_its_batch_is_copied_or_upserted() {
+    let (_, pool, mut connection) = migrated_database().await;
+    let store = Store::new(pool);
+
+    let first = store.store_batch(&[full_post("c1", false), full_post("c2", true)]).await.expect("store");
+    assert!(first.copied, "a batch of new posts goes in with COPY");
+    assert_eq!((first.new_posts.len(), first.duplicates), (2, 0));
+    // c1 again: COPY meets the stored row, and the batch is upserted; u1 is new.
+    let second = store.store_batch(&[full_post("c1", false), full_post("u1", false)]).await.expect("store");
+    assert!(!second.copied);
+    assert_eq!(second.new_posts.iter().map(|post| post.id.as_str()).collect::<Vec<_>>(), ["u1"]);
+    assert_eq!(second.duplicates, 1);
+    assert!(second.max_seq > first.max_seq, "{} then {}", first.max_seq, second.max_seq);
+
+    let copied = post_columns(&mut connection, "c1").await;
+    assert_eq!(copied, post_columns(&mut connection, "u1").await, "the same row by either path");
+    assert_eq!(copied["mentions"], serde_json::json!(["m-1", "m 2"]));
+    assert_eq!(copied["hashtags"], serde_json::json!(["#levain", "#crumb"]));
+    assert_eq!(copied["parent_id"], "parent-9");
+    assert_eq!(copied["language"], "und");
+    assert_eq!(copied["sentiment"], 0.25);
+    assert_eq!(copied["sentiment_label"], 2);
+    assert_eq!(copied["channel_audience"], 1_200);
+    assert_eq!(copied["author_is_moderator"], true);
+    assert_eq!(copied["text"], full_post("c1", false).post.expect("post").text.as_str());
+    // Postgres's earliest time, not an error that would stop the stream.
+    assert_eq!(copied["created_at"], "4714-11-24T00:00:00+00:00 BC");
+    assert_eq!(post_columns(&mut connection, "c2").await["sentiment"], serde_json::Value::Null);
+
+    // Upserts are kept for a run of batches: a re-observation refreshes the counters, a post without
+    // parent or lists stores NULL and empty arrays.
+    let mut seen_again = full_post("c1", false);
+    let post = seen_again.post.as_mut().expect("post");
+    post.observed_at = Some(prost_types::Timestamp { seconds: 1_750_000_600, nanos: 0 });
+    post.engagement = Some(murmur_proto::events::v1::Engagement { score: 8, ..Default::default() });
+    let third = store.store_batch(&[seen_again, post_by("plain", "author-2", "", 1_750_000_100)]).await.expect("store");
+    assert!(!third.copied);
+    assert_eq!((third.new_posts.len(), third.duplicates), (1, 1));
+    assert_eq!(post_columns(&mut connection, "c1").await["score"], 8);
+    let plain = post_columns(&mut connection, "plain").await;
+    assert_eq!((&plain["parent_id"], &plain["mentions"]), (&serde_json::Value::Null, &serde_json::json!([])));
+    assert_eq!(count(&mut connection, "posts").await, 4);
+    // After the run, COPY again.
+    let mut copied_again = false;
+    for batch in 0..20 {
+        let stored = store.store_batch(&[post_by(&format!("later-{batch}"), "author-3", "c1", 1_750_000_200)]).await;
+        copied_again |= stored.expect("store").copied;
+    }
+    assert!(copied_again);
+    let edges = |post: &'static str| {
+        sqlx::query_scalar::<_, String>(
+            "SELECT string_agg(kind || ' ' || source_id || ' ' || target_id, ', ' ORDER BY kind, target_id)
+             FROM interactions WHERE post_id = $1",
+        )
+        .bind(post)
+    };
+    let copied_edges = edges("c1").fetch_one(&mut connection).await.expect("edges");
+    assert_eq!(copied_edges, "2 author-1 m 2, 2 author-1 m-1, 3 channel:reddit:sourdough channel:reddit:breadchat");
+    assert_eq!(edges("u1").fetch_one(&mut connection).await.expect("edges"), copied_edges);
+    let replies: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM interactions WHERE kind = 1 AND target_id = 'author-1'")
+            .fetch_one(&mut connection)
+            .await
+            .expect("count");
+    assert_eq!(replies, 20, "one reply edge per later post");
+}
+
 #[tokio::test]
 async fn the_retention_purge_removes_old_texts_and_forgotten_replies_only() {
     let (_, pool, mut connection) = migrated_database().await;

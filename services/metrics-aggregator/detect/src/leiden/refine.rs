@@ -150,23 +150,31 @@ pub(crate) fn refine_partition(
     }
     let keep = |community: usize| keep_whole.is_some_and(|flags| flags[community]);
 
-    // E(v, S − v) for every node (one sequential pass over the rows; not needed in communities
-    // kept whole). Whether a neighbour is inside S is unpredictable, so instead of a branch the
-    // weight is ANDed with an all-ones or all-zeros mask; `black_box` hides the mask's origin
-    // from the optimiser, which would otherwise turn the AND back into that branch.
+    // E(v, S − v) for every node (one pass over the rows, community by community; not needed in
+    // communities kept whole). Whether a neighbour is inside S is unpredictable, so instead of a
+    // branch the weight is ANDed with an all-ones or all-zeros mask (see `weight_inside`). A
+    // community whose members are consecutive nodes (every community right after the grouped
+    // copy or an aggregation, most of them later) is tested by range, without reading the
+    // neighbour's label.
     reset(internal_weight, node_count, 0.0);
-    for (node, inside) in internal_weight.iter_mut().enumerate() {
-        let community = membership[node];
-        if keep(community as usize) {
+    for community in 0..community_count {
+        let community_members = &members[community_start[community]..community_start[community + 1]];
+        let (Some(&first), Some(&last)) = (community_members.first(), community_members.last()) else { continue };
+        if keep(community) {
             continue;
         }
-        let (neighbours, weights) = graph.neighbours(node as u32);
-        let mut sum = 0.0;
-        for (&neighbour, &weight) in neighbours.iter().zip(weights) {
-            let mask = std::hint::black_box(u64::from(membership[neighbour as usize] == community).wrapping_neg());
-            sum += f64::from_bits(weight.to_bits() & mask);
+        let count = community_members.len() as u32;
+        // Members are in index order, so they are consecutive exactly when they span `count` nodes.
+        let consecutive = last - first + 1 == count;
+        let label = community as u32;
+        for &node in community_members {
+            let (neighbours, weights) = graph.neighbours(node);
+            internal_weight[node as usize] = if consecutive {
+                weight_inside(neighbours, weights, |neighbour| neighbour.wrapping_sub(first) < count)
+            } else {
+                weight_inside(neighbours, weights, |neighbour| membership[neighbour as usize] == label)
+            };
         }
-        *inside = sum;
     }
 
     refined.clear();
@@ -286,6 +294,31 @@ pub(crate) fn refine_partition(
     community_of_refined.len()
 }
 
+/// Total weight of the neighbours `inside` accepts. Branch-free: each weight is ANDed with a mask
+/// of all ones or all zeros, which `black_box` hides from the optimiser (it would otherwise turn
+/// the AND back into an unpredictable branch). Four partial sums, so the additions do not wait
+/// for each other.
+#[inline]
+fn weight_inside(neighbours: &[u32], weights: &[f64], inside: impl Fn(u32) -> bool) -> f64 {
+    let masked = |neighbour: u32, weight: f64| {
+        let mask = std::hint::black_box(u64::from(inside(neighbour)).wrapping_neg());
+        f64::from_bits(weight.to_bits() & mask)
+    };
+    let mut sums = [0.0f64; 4];
+    let neighbour_chunks = neighbours.chunks_exact(4);
+    let weight_chunks = weights.chunks_exact(4);
+    let mut rest = 0.0;
+    for (&neighbour, &weight) in neighbour_chunks.remainder().iter().zip(weight_chunks.remainder()) {
+        rest += masked(neighbour, weight);
+    }
+    for (neighbour, weight) in neighbour_chunks.zip(weight_chunks) {
+        for lane in 0..4 {
+            sums[lane] += masked(neighbour[lane], weight[lane]);
+        }
+    }
+    (sums[0] + sums[1]) + (sums[2] + sums[3]) + rest
+}
+
 /// Relative weights `exp((gain − best)/θ)` below `exp(−NEGLIGIBLE_EXPONENT)` (≈ 2·10⁻²²) are
 /// treated as 0: such an option could only be drawn with a probability below the resolution of
 /// the uniform draw (2⁻⁵³ ≈ 10⁻¹⁶), and skipping `exp` there avoids its slow underflow path.
@@ -356,6 +389,22 @@ mod tests {
     use super::*;
     use crate::leiden::quality::{count_disconnected_communities, QualityFunction};
     use crate::leiden::synthetic::PlantedPartition;
+
+    #[test]
+    fn the_weight_inside_is_the_sum_over_the_accepted_neighbours_whatever_the_row_length() {
+        for length in 0..11u32 {
+            let neighbours: Vec<u32> = (0..length).map(|index| index * 3).collect();
+            let weights: Vec<f64> = (0..length).map(|index| f64::from(index + 1) * 0.5).collect();
+            let inside = |neighbour: u32| neighbour % 2 == 0;
+            let expected: f64 = neighbours
+                .iter()
+                .zip(&weights)
+                .filter(|(&neighbour, _)| inside(neighbour))
+                .map(|(_, &weight)| weight)
+                .sum();
+            assert_eq!(weight_inside(&neighbours, &weights, inside), expected, "row of {length}");
+        }
+    }
 
     fn refine(graph: &CsrGraph, membership: &[u32], randomness: f64, seed: u64) -> (Vec<u32>, Vec<u32>) {
         refine_keeping(graph, membership, None, randomness, seed)

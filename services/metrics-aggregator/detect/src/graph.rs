@@ -513,7 +513,7 @@ impl InteractionGraph {
         }
         let entry_count = degree_prefix[node_count];
         let mut neighbours = vec![0u32; entry_count];
-        let mut weights = vec![0.0f64; entry_count];
+        let mut weights = vec![0.0f32; entry_count];
         let mut cursor = degree_prefix.clone();
         for record in self.pairs.iter().filter(|record| record.low != FREE_SLOT) {
             let weight = record.weight as f64 * self.config.decay_factor(now - record.reference_time);
@@ -524,7 +524,7 @@ impl InteractionGraph {
             for (from, to) in [(low_node, high_node), (high_node, low_node)] {
                 let position = cursor[from as usize];
                 neighbours[position] = to;
-                weights[position] = weight;
+                weights[position] = crate::leiden::csr::stored_weight(weight);
                 cursor[from as usize] += 1;
             }
         }

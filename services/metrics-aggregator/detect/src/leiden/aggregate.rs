@@ -10,7 +10,7 @@
 //! refined label, with a touched-list to emit and clear it. The new graph is written into the
 //! vectors of a graph that is no longer needed (`output`), so levels reuse their memory.
 
-use super::csr::CsrGraph;
+use super::csr::{stored_weight, CsrGraph};
 use super::local_moving::{reset, vec_bytes};
 
 /// Buffers reused across levels.
@@ -106,7 +106,7 @@ pub(crate) fn aggregate_graph(
                 let slot = &mut accumulated_weight[target as usize];
                 touched[touched_count] = target;
                 touched_count += usize::from(*slot == 0.0);
-                *slot += weight;
+                *slot += f64::from(weight);
             }
         }
         // Each internal edge was seen from both ends.
@@ -117,7 +117,7 @@ pub(crate) fn aggregate_graph(
         for &target in &touched[..touched_count] {
             if target as usize != label {
                 neighbours.push(target);
-                weights.push(accumulated_weight[target as usize]);
+                weights.push(stored_weight(accumulated_weight[target as usize]));
             }
             accumulated_weight[target as usize] = 0.0;
         }

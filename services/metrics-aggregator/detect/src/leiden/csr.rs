@@ -13,6 +13,8 @@
 
 use std::fmt;
 
+use super::local_moving::vec_bytes;
+
 /// Why a list of edges cannot become a [`CsrGraph`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum CsrBuildError {
@@ -40,12 +42,22 @@ impl fmt::Display for CsrBuildError {
 
 impl std::error::Error for CsrBuildError {}
 
+/// An edge weight as stored in the rows (see [`stored_weight`]).
+pub type Weight = f32;
+
+/// `weight` as stored in a row: single precision, kept positive and finite. Every pass of Leiden
+/// streams the rows, and 4 bytes instead of 8 per weight make them a third smaller; sums and gains
+/// are computed in double precision.
+pub(crate) fn stored_weight(weight: f64) -> Weight {
+    (weight as f32).clamp(f32::MIN_POSITIVE, f32::MAX)
+}
+
 /// Weighted undirected graph in CSR form with node sizes, strengths and self-loops.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CsrGraph {
     pub(crate) offsets: Vec<usize>,
     pub(crate) neighbours: Vec<u32>,
-    pub(crate) weights: Vec<f64>,
+    pub(crate) weights: Vec<Weight>,
     pub(crate) self_loops: Vec<f64>,
     pub(crate) node_sizes: Vec<f64>,
     pub(crate) strengths: Vec<f64>,
@@ -118,9 +130,8 @@ impl CsrGraph {
             compact_offsets[node + 1] = write_position;
         }
         neighbours.truncate(write_position);
-        weights.truncate(write_position);
         neighbours.shrink_to_fit();
-        weights.shrink_to_fit();
+        let weights: Vec<Weight> = weights[..write_position].iter().map(|&weight| stored_weight(weight)).collect();
         Ok(Self::from_parts(compact_offsets, neighbours, weights, self_loops, vec![1.0; node_count]))
     }
 
@@ -129,7 +140,7 @@ impl CsrGraph {
     pub(crate) fn from_parts(
         offsets: Vec<usize>,
         neighbours: Vec<u32>,
-        weights: Vec<f64>,
+        weights: Vec<Weight>,
         self_loops: Vec<f64>,
         node_sizes: Vec<f64>,
     ) -> Self {
@@ -161,7 +172,8 @@ impl CsrGraph {
         self.strengths.reserve(node_count);
         let mut total_strength = 0.0;
         for node in 0..node_count {
-            let row_weight: f64 = self.weights[self.offsets[node]..self.offsets[node + 1]].iter().sum();
+            let row_weight: f64 =
+                self.weights[self.offsets[node]..self.offsets[node + 1]].iter().map(|&weight| f64::from(weight)).sum();
             let strength = row_weight + 2.0 * self.self_loops[node];
             self.strengths.push(strength);
             total_strength += strength;
@@ -180,7 +192,7 @@ impl CsrGraph {
     }
 
     /// Neighbours of `node` and the weights of the edges to them (empty when out of range).
-    pub fn neighbours(&self, node: u32) -> (&[u32], &[f64]) {
+    pub fn neighbours(&self, node: u32) -> (&[u32], &[Weight]) {
         let node = node as usize;
         if node >= self.node_count() {
             return (&[], &[]);
@@ -211,13 +223,12 @@ impl CsrGraph {
 
     /// Bytes held by the graph's vectors (capacity, not length): the figure the memory report prints.
     pub fn memory_bytes(&self) -> usize {
-        self.offsets.capacity() * std::mem::size_of::<usize>()
-            + self.neighbours.capacity() * std::mem::size_of::<u32>()
-            + (self.weights.capacity()
-                + self.self_loops.capacity()
-                + self.node_sizes.capacity()
-                + self.strengths.capacity())
-                * std::mem::size_of::<f64>()
+        vec_bytes(&self.offsets)
+            + vec_bytes(&self.neighbours)
+            + vec_bytes(&self.weights)
+            + vec_bytes(&self.self_loops)
+            + vec_bytes(&self.node_sizes)
+            + vec_bytes(&self.strengths)
     }
 }
 

@@ -151,7 +151,7 @@ pub(crate) fn fast_move_nodes(
             for ((&neighbour, &weight), entry) in neighbours.iter().zip(weights).zip(touched.iter_mut()) {
                 let community = membership[neighbour as usize];
                 *entry = community;
-                slots[community as usize].weight += weight;
+                slots[community as usize].weight += f64::from(weight);
             }
 
             // Take the node out of its community, then compare the gains (clearing the weights).

@@ -45,7 +45,7 @@
 //! is what makes the update cheap. Later iterations, if any, are ordinary ones.
 
 mod aggregate;
-mod csr;
+pub(crate) mod csr;
 mod local_moving;
 mod quality;
 mod refine;
@@ -57,7 +57,7 @@ mod tests;
 
 use std::collections::HashMap;
 
-pub use csr::{CsrBuildError, CsrGraph};
+pub use csr::{CsrBuildError, CsrGraph, Weight};
 use quality::relabel_dense_with;
 pub use quality::{
     count_disconnected_communities, normalized_mutual_information, partition_quality, relabel_dense,

@@ -81,7 +81,7 @@ pub fn partition_quality(graph: &CsrGraph, membership: &[u32], quality: QualityF
         for (&neighbour, &weight) in neighbours.iter().zip(weights) {
             // Each internal edge is seen from both ends: count half each time.
             if dense_labels[neighbour as usize] as usize == community {
-                internal_weight[community] += weight / 2.0;
+                internal_weight[community] += f64::from(weight) / 2.0;
             }
         }
     }

@@ -32,7 +32,7 @@
 //! nodes of one community are contiguous: the next level's local moving then mostly touches
 //! nearby nodes, which keeps its memory accesses local.
 
-use super::csr::CsrGraph;
+use super::csr::{CsrGraph, Weight};
 use super::local_moving::{reset, vec_bytes};
 use super::rng::SeededRng;
 
@@ -229,7 +229,7 @@ pub(crate) fn refine_partition(
                 let slot = &mut accumulated[target as usize];
                 touched[touched_count] = target;
                 touched_count += usize::from(*slot == 0.0);
-                *slot += weight;
+                *slot += f64::from(weight);
             }
             // Leaving its singleton empties it: its mass goes to 0.
             refined_mass[own_refined as usize] = 0.0;
@@ -299,10 +299,10 @@ pub(crate) fn refine_partition(
 /// the AND back into an unpredictable branch). Four partial sums, so the additions do not wait
 /// for each other.
 #[inline]
-fn weight_inside(neighbours: &[u32], weights: &[f64], inside: impl Fn(u32) -> bool) -> f64 {
-    let masked = |neighbour: u32, weight: f64| {
-        let mask = std::hint::black_box(u64::from(inside(neighbour)).wrapping_neg());
-        f64::from_bits(weight.to_bits() & mask)
+fn weight_inside(neighbours: &[u32], weights: &[Weight], inside: impl Fn(u32) -> bool) -> f64 {
+    let masked = |neighbour: u32, weight: Weight| {
+        let mask = std::hint::black_box(u32::from(inside(neighbour)).wrapping_neg());
+        f64::from(Weight::from_bits(weight.to_bits() & mask))
     };
     let mut sums = [0.0f64; 4];
     let neighbour_chunks = neighbours.chunks_exact(4);
@@ -394,13 +394,13 @@ mod tests {
     fn the_weight_inside_is_the_sum_over_the_accepted_neighbours_whatever_the_row_length() {
         for length in 0..11u32 {
             let neighbours: Vec<u32> = (0..length).map(|index| index * 3).collect();
-            let weights: Vec<f64> = (0..length).map(|index| f64::from(index + 1) * 0.5).collect();
-            let inside = |neighbour: u32| neighbour % 2 == 0;
+            let weights: Vec<Weight> = (0..length).map(|index| (index + 1) as Weight * 0.5).collect();
+            let inside = |neighbour: u32| neighbour.is_multiple_of(2);
             let expected: f64 = neighbours
                 .iter()
                 .zip(&weights)
                 .filter(|(&neighbour, _)| inside(neighbour))
-                .map(|(_, &weight)| weight)
+                .map(|(_, &weight)| f64::from(weight))
                 .sum();
             assert_eq!(weight_inside(&neighbours, &weights, inside), expected, "row of {length}");
         }

@@ -4,8 +4,10 @@
 //! leiden-eval lfr DIR                 NMI / modularity / connectivity / time on DIR/lfr_mu*.edges
 //!                                     (means over 5 seeds; iterating until the partition stops
 //!                                     improving, see LFR_PATIENCE)
-//! leiden-eval speed [EDGES]           static runs (median of 9) and an incremental update on a
-//!                                     planted-partition graph
+//! leiden-eval speed [EDGES] [--write-edges FILE]
+//!                                     static runs (median of 9) and an incremental update on a
+//!                                     planted-partition graph; FILE gets that graph ("u v w" per
+//!                                     edge) for `scripts/leidenalg_speed.py`
 //! leiden-eval memory [ACTORS EDGES]   bytes of the interaction graph, its CSR snapshot and Leiden on it
 //! ```
 //!
@@ -30,11 +32,16 @@ fn main() -> ExitCode {
             Some(directory) => evaluate_lfr(Path::new(directory)),
             None => Err("usage: leiden-eval lfr DIR".to_string()),
         },
-        Some("speed") => parse_or(arguments.get(1), 1_000_000).and_then(evaluate_speed),
+        Some("speed") => {
+            let (numbers, edges_file) = split_option(&arguments[1..], "--write-edges");
+            edges_file
+                .and_then(|file| parse_or(numbers.first(), 1_000_000).map(|edges| (edges, file)))
+                .and_then(|(edges, file)| evaluate_speed(edges, file.as_deref()))
+        }
         Some("memory") => parse_or(arguments.get(1), 1_000_000)
             .and_then(|actors| parse_or(arguments.get(2), 10_000_000).map(|edges| (actors, edges)))
             .and_then(|(actors, edges)| evaluate_memory(actors, edges)),
-        _ => Err("usage: leiden-eval lfr DIR | speed [EDGES] | memory [ACTORS EDGES]".to_string()),
+        _ => Err("usage: leiden-eval lfr DIR | speed [EDGES] [--write-edges FILE] | memory [ACTORS EDGES]".to_string()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -50,6 +57,21 @@ fn parse_or(argument: Option<&String>, default: usize) -> Result<usize, String> 
         Some(text) => text.replace('_', "").parse().map_err(|error| format!("bad number {text:?}: {error}")),
         None => Ok(default),
     }
+}
+
+/// The arguments without `option VALUE`, and that value (an error when the option has none).
+fn split_option(arguments: &[String], option: &str) -> (Vec<String>, Result<Option<String>, String>) {
+    let mut rest = Vec::new();
+    let mut value = Ok(None);
+    let mut remaining = arguments.iter();
+    while let Some(argument) = remaining.next() {
+        if argument == option {
+            value = remaining.next().cloned().map(Some).ok_or_else(|| format!("{option} needs a value"));
+        } else {
+            rest.push(argument.clone());
+        }
+    }
+    (rest, value)
 }
 
 fn read_numbers(path: &Path) -> Result<Vec<Vec<u32>>, String> {
@@ -155,7 +177,7 @@ fn evaluate_lfr(directory: &Path) -> Result<(), String> {
 /// Timed static runs in `leiden-eval speed` (the median is reported, with the slowest and fastest).
 const SPEED_RUNS: usize = 9;
 
-fn evaluate_speed(edge_target: usize) -> Result<(), String> {
+fn evaluate_speed(edge_target: usize, edges_file: Option<&str>) -> Result<(), String> {
     let average_degree = 20;
     let node_count = (edge_target * 2 / average_degree).max(100);
     let generator = PlantedPartition {
@@ -167,6 +189,9 @@ fn evaluate_speed(edge_target: usize) -> Result<(), String> {
     };
     let (mut edges, truth) = generator.generate();
     let graph = CsrGraph::from_edges(node_count, &edges).map_err(|error| error.to_string())?;
+    if let Some(path) = edges_file {
+        write_edges(&graph, Path::new(path))?;
+    }
     let config = LeidenConfig::default();
     let mut optimiser = Leiden::new(config.clone());
     // Warm the buffers once, as a long-running service would have. Then SPEED_RUNS timed runs
@@ -225,6 +250,22 @@ fn evaluate_speed(edge_target: usize) -> Result<(), String> {
         count_disconnected_communities(&updated, &incremental.membership),
     );
     Ok(())
+}
+
+/// `graph`'s edges, one "u v w" line each (u < v, parallel edges summed as murmur sees them).
+fn write_edges(graph: &CsrGraph, path: &Path) -> Result<(), String> {
+    use std::io::Write;
+    let failed = |error: std::io::Error| format!("{}: {error}", path.display());
+    let mut output = std::io::BufWriter::new(fs::File::create(path).map_err(failed)?);
+    for node in 0..graph.node_count() as u32 {
+        let (neighbours, weights) = graph.neighbours(node);
+        for (&neighbour, &weight) in neighbours.iter().zip(weights) {
+            if node < neighbour {
+                writeln!(output, "{node} {neighbour} {weight}").map_err(failed)?;
+            }
+        }
+    }
+    output.flush().map_err(failed)
 }
 
 fn evaluate_memory(actor_count: usize, edge_count: usize) -> Result<(), String> {

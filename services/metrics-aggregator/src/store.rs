@@ -382,6 +382,12 @@ impl Store {
             return Ok(Written { batch: StoredBatch { duplicates, ..StoredBatch::default() }, ..Written::default() });
         }
 
+        // The lookups below go by key (posts by id, waiting replies by parent id). Without this the
+        // planner, with its default random_page_cost and the statistics of a table that grows by
+        // a batch at a time, reads the whole table instead: measured on 100k posts, 22 ms for the
+        // parent lookup of one 2,000-post batch against 4-7 ms through the primary key, and the
+        // scan grows with the table. Only this transaction is affected.
+        sqlx::query("SET LOCAL enable_seqscan = off").execute(&mut **transaction).await?;
         // Parent authors (same batch included: the rows are in already).
         let parent_ids: Vec<String> = new_rows
             .iter()

@@ -9,7 +9,7 @@ iteration brings no improvement). Times are CPU seconds of this process (`time.p
 leidenalg and igraph run on one thread); the graph is built once, outside the timing. Prints one
 line per rule, in the `key=value` form of `leiden-eval speed`:
 
-    leidenalg: n_iterations=2 runs=5 cpu_seconds_median=... edges_per_cpu_s=... modularity=... communities=...
+    leidenalg: n_iterations=2 runs=3 cpu_seconds_median=... edges_per_cpu_s=... modularity=... communities=...
 
 Usage: leidenalg_speed.py FILE [--runs 3]
 """

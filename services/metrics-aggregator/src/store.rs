@@ -60,11 +60,15 @@ pub const LAST_SEEN_STEP_MS: TimestampMs = 3_600_000;
 /// Entries of [`ActorBounds`] before it starts over.
 const ACTOR_BOUNDS_CAPACITY: usize = 500_000;
 
+/// Entries of [`RecentAuthors`] before it starts over.
+const RECENT_AUTHORS_CAPACITY: usize = 100_000;
+
 /// The aggregator's store.
 #[derive(Clone)]
 pub struct Store {
     pool: PgPool,
     actor_bounds: Arc<Mutex<ActorBounds>>,
+    recent_authors: Arc<Mutex<RecentAuthors>>,
     /// Batches still to write with upserts before `COPY` is tried again (see `store_batch`).
     upserts_left: Arc<AtomicU32>,
 }
@@ -119,6 +123,39 @@ impl ActorBounds {
     }
 }
 
+/// Authors of the posts stored most recently, by post id, so that a reply's parent author is
+/// found without a query when the parent is recent (most replies answer recent posts). A post's
+/// author never changes once stored, and only committed posts are recorded, so an entry is always
+/// what `posts` holds. Bounded: it starts over at `RECENT_AUTHORS_CAPACITY` entries (10–20 MiB with
+/// ids and pseudonyms of 20–60 bytes; lookups then go to Postgres until it refills, which is only
+/// slower).
+#[derive(Debug)]
+struct RecentAuthors {
+    authors: HashMap<String, String>,
+    capacity: usize,
+}
+
+impl Default for RecentAuthors {
+    fn default() -> Self {
+        RecentAuthors { authors: HashMap::new(), capacity: RECENT_AUTHORS_CAPACITY }
+    }
+}
+
+impl RecentAuthors {
+    fn get(&self, post_id: &str) -> Option<&str> {
+        self.authors.get(post_id).map(String::as_str)
+    }
+
+    fn record(&mut self, posts: impl IntoIterator<Item = (String, String)>) {
+        for (post_id, author) in posts {
+            if self.authors.len() >= self.capacity {
+                self.authors.clear();
+            }
+            self.authors.insert(post_id, author);
+        }
+    }
+}
+
 fn post_times(post: &Post) -> (TimestampMs, TimestampMs) {
     let created = post.created_at.as_ref().map(convert::timestamp_ms);
     let observed = post.observed_at.as_ref().map(convert::timestamp_ms);
@@ -157,6 +194,8 @@ struct Written {
     /// Actors sent to the upsert, and the rows it inserted or updated (see [`ActorBounds::record_batch`]).
     actors_sent: Vec<(String, (TimestampMs, TimestampMs))>,
     actors_written: Vec<(String, (TimestampMs, TimestampMs))>,
+    /// `(post id, author)` of the posts the batch stored for the first time.
+    authors: Vec<(String, String)>,
 }
 
 /// The batch's posts, one per id, the latest observation winning (Postgres refuses to upsert a
@@ -276,7 +315,7 @@ async fn insert_rows(
 impl Store {
     /// A store over `pool` (migrations must have run).
     pub fn new(pool: PgPool) -> Store {
-        Store { pool, actor_bounds: Arc::default(), upserts_left: Arc::default() }
+        Store { pool, actor_bounds: Arc::default(), recent_authors: Arc::default(), upserts_left: Arc::default() }
     }
 
     /// The pool, for the API's reads.
@@ -327,6 +366,7 @@ impl Store {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .record_batch(written.actors_sent, written.actors_written);
+        self.recent_authors.lock().unwrap_or_else(std::sync::PoisonError::into_inner).record(written.authors);
         written.batch
     }
 
@@ -388,25 +428,41 @@ impl Store {
         // parent lookup of one 2,000-post batch against 4-7 ms through the primary key, and the
         // scan grows with the table. Only this transaction is affected.
         sqlx::query("SET LOCAL enable_seqscan = off").execute(&mut **transaction).await?;
-        // Parent authors (same batch included: the rows are in already).
-        let parent_ids: Vec<String> = new_rows
+        // Parent authors: from the batch's new posts, else from the recently stored ones, else
+        // (the parent is older, or stored by an earlier run) from Postgres.
+        let author_of_new: HashMap<&str, &str> = new_rows
             .iter()
-            .filter_map(|item| item.post.as_ref().map(|post| post.parent_id.clone()))
-            .filter(|parent| !parent.is_empty())
-            .collect::<HashSet<_>>()
-            .into_iter()
+            .filter_map(|item| item.post.as_ref().map(|post| (post.id.as_str(), post.author_id.as_str())))
             .collect();
-        let parent_author: HashMap<String, String> = if parent_ids.is_empty() {
-            HashMap::new()
-        } else {
-            sqlx::query("SELECT id, author_id FROM posts WHERE id = ANY($1)")
-                .bind(&parent_ids)
+        let mut parent_author: HashMap<String, String> = HashMap::new();
+        let mut unknown_parents: HashSet<&str> = HashSet::new();
+        {
+            let recent = self.recent_authors.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            for post in new_rows.iter().filter_map(|item| item.post.as_ref()) {
+                let parent = post.parent_id.as_str();
+                if parent.is_empty() || parent_author.contains_key(parent) || unknown_parents.contains(parent) {
+                    continue;
+                }
+                match author_of_new.get(parent).copied().or_else(|| recent.get(parent)) {
+                    Some(author) => {
+                        parent_author.insert(parent.to_string(), author.to_string());
+                    }
+                    None => {
+                        unknown_parents.insert(parent);
+                    }
+                }
+            }
+        }
+        if !unknown_parents.is_empty() {
+            let unknown_parents: Vec<&str> = unknown_parents.into_iter().collect();
+            let rows = sqlx::query("SELECT id, author_id FROM posts WHERE id = ANY($1)")
+                .bind(&unknown_parents)
                 .fetch_all(&mut **transaction)
-                .await?
-                .into_iter()
-                .map(|row| Ok((row.try_get("id")?, row.try_get("author_id")?)))
-                .collect::<Result<_, sqlx::Error>>()?
-        };
+                .await?;
+            for row in rows {
+                parent_author.insert(row.try_get("id")?, row.try_get("author_id")?);
+            }
+        }
         // Replies stored before their parent (other batches) waited in pending_replies.
         let new_ids: Vec<&str> = new_rows.iter().filter_map(|item| Some(item.post.as_ref()?.id.as_str())).collect();
         let late_rows = sqlx::query(
@@ -415,10 +471,6 @@ impl Store {
         .bind(&new_ids)
         .fetch_all(&mut **transaction)
         .await?;
-        let author_of_new: HashMap<&str, &str> = new_rows
-            .iter()
-            .filter_map(|item| item.post.as_ref().map(|post| (post.id.as_str(), post.author_id.as_str())))
-            .collect();
         let mut late_replies = Vec::new();
         let mut edges: BTreeMap<(String, String, i16), (String, TimestampMs)> = BTreeMap::new();
         for row in late_rows {
@@ -525,10 +577,16 @@ impl Store {
         }
         insert_rows(transaction, mode, "interactions", "post_id, target_id, kind, source_id, created_at", edge_rows)
             .await?;
+        // As stored in `posts`.
+        let authors: Vec<(String, String)> = new_rows
+            .iter()
+            .filter_map(|item| item.post.as_ref().map(|post| (post.id.clone(), post.author_id.clone())))
+            .collect();
         Ok(Written {
             batch: StoredBatch { new_posts, late_replies, max_seq, duplicates, copied: false },
             actors_sent: actors,
             actors_written: written_actors,
+            authors,
         })
     }
 

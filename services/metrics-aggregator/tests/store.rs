@@ -299,6 +299,44 @@ async fn a_reply_stored_before_its_parent_waits_and_becomes_an_edge_when_the_par
     assert_eq!(count(&mut connection, "interactions").await, 3);
 }
 
+#[tokio::test]
+async fn a_reply_finds_a_recent_parent_author_without_a_query_and_an_older_one_through_postgres() {
+    let (_, pool, mut connection) = migrated_database().await;
+    let t = 1_750_000_000;
+    let store = Store::new(pool.clone());
+    store.store_batch(&[post_by("p1", "alice", "", t), post_by("p2", "erin", "", t + 1)]).await.expect("parents");
+
+    // p1's author stays in the store's memory after the commit: with its row gone behind the
+    // store's back, a reply still finds it (the rows a store has committed are never deleted, so
+    // the two always agree; removing one is only how this test tells where the author came from).
+    sqlx::query("DELETE FROM posts WHERE id = 'p1'").execute(&mut connection).await.expect("delete");
+    let recent = store.store_batch(&[post_by("r1", "bob", "p1", t + 60)]).await.expect("reply");
+    assert_eq!(recent.new_posts[0].parent_author.as_deref(), Some("alice"));
+
+    // A store that has not seen the parents (a restarted service) asks Postgres: p2 is found there,
+    // and p1, gone from the table, makes its reply wait for it.
+    let restarted = Store::new(pool);
+    let older = restarted
+        .store_batch(&[post_by("r2", "carol", "p2", t + 90), post_by("r3", "dave", "p1", t + 95)])
+        .await
+        .expect("replies");
+    let parent_of =
+        |id: &str| older.new_posts.iter().find(|post| post.id == id).and_then(|post| post.parent_author.clone());
+    assert_eq!(parent_of("r2").as_deref(), Some("erin"));
+    assert_eq!(parent_of("r3"), None);
+    assert_eq!(count(&mut connection, "pending_replies").await, 1);
+    let mut edges: Vec<(String, String, String)> =
+        sqlx::query("SELECT post_id, source_id, target_id FROM interactions WHERE kind = 1")
+            .fetch_all(&mut connection)
+            .await
+            .expect("edges")
+            .iter()
+            .map(|row| (row.get("post_id"), row.get("source_id"), row.get("target_id")))
+            .collect();
+    edges.sort();
+    assert_eq!(edges, vec![("r1".into(), "bob".into(), "alice".into()), ("r2".into(), "carol".into(), "erin".into())]);
+}
+
 /// A post with every column set, and some hostile values: an empty and a spaced mention, a NaN
 /// sentiment when `nan`, a creation time before anything Postgres stores.
 fn full_post(id: &str, nan: bool) -> ScoredPost {

@@ -242,6 +242,20 @@ async fn actor_rows_span_every_post_with_last_seen_refreshed_once_it_moves_by_mo
     assert_eq!(count(&mut connection, "actors").await, 2);
 }
 
+/// The stored reply edges as `(post, source, target)`, sorted.
+async fn reply_edges(connection: &mut PgConnection) -> Vec<(String, String, String)> {
+    let mut edges: Vec<(String, String, String)> =
+        sqlx::query("SELECT post_id, source_id, target_id FROM interactions WHERE kind = 1")
+            .fetch_all(connection)
+            .await
+            .expect("edges")
+            .iter()
+            .map(|row| (row.get("post_id"), row.get("source_id"), row.get("target_id")))
+            .collect();
+    edges.sort();
+    edges
+}
+
 #[tokio::test]
 async fn a_reply_stored_before_its_parent_waits_and_becomes_an_edge_when_the_parent_comes() {
     let (_, pool, mut connection) = migrated_database().await;
@@ -274,15 +288,7 @@ async fn a_reply_stored_before_its_parent_waits_and_becomes_an_edge_when_the_par
     let in_batch = second.new_posts.iter().find(|post| post.id == "r3").expect("r3 is new");
     assert_eq!(in_batch.parent_author.as_deref(), Some("alice"));
     assert_eq!(count(&mut connection, "pending_replies").await, 0);
-    let mut edges: Vec<(String, String, String)> =
-        sqlx::query("SELECT post_id, source_id, target_id FROM interactions WHERE kind = 1")
-            .fetch_all(&mut connection)
-            .await
-            .expect("edges")
-            .iter()
-            .map(|row| (row.get("post_id"), row.get("source_id"), row.get("target_id")))
-            .collect();
-    edges.sort();
+    let edges = reply_edges(&mut connection).await;
     assert_eq!(
         edges,
         vec![
@@ -325,15 +331,7 @@ async fn a_reply_finds_a_recent_parent_author_without_a_query_and_an_older_one_t
     assert_eq!(parent_of("r2").as_deref(), Some("erin"));
     assert_eq!(parent_of("r3"), None);
     assert_eq!(count(&mut connection, "pending_replies").await, 1);
-    let mut edges: Vec<(String, String, String)> =
-        sqlx::query("SELECT post_id, source_id, target_id FROM interactions WHERE kind = 1")
-            .fetch_all(&mut connection)
-            .await
-            .expect("edges")
-            .iter()
-            .map(|row| (row.get("post_id"), row.get("source_id"), row.get("target_id")))
-            .collect();
-    edges.sort();
+    let edges = reply_edges(&mut connection).await;
     assert_eq!(edges, vec![("r1".into(), "bob".into(), "alice".into()), ("r2".into(), "carol".into(), "erin".into())]);
 }
 

@@ -14,6 +14,8 @@
 //! `scripts/leiden-eval` generates the LFR graphs, runs leidenalg on them and this command, and
 //! prints both side by side.
 
+mod shared;
+
 use std::fs;
 use std::path::Path;
 use std::process::ExitCode;
@@ -24,6 +26,8 @@ use murmur_detect::leiden::synthetic::PlantedPartition;
 use murmur_detect::leiden::{
     count_disconnected_communities, normalized_mutual_information, CsrGraph, Leiden, LeidenConfig, WarmStart,
 };
+
+use shared::report;
 
 fn main() -> ExitCode {
     let arguments: Vec<String> = std::env::args().skip(1).collect();
@@ -137,7 +141,7 @@ fn evaluate_lfr(directory: &Path) -> Result<(), String> {
         .filter_map(|entry| entry.file_name().to_str().and_then(|name| name.strip_suffix(".edges")).map(String::from))
         .collect();
     stems.sort();
-    println!(
+    report!(
         "mu\tnodes\tedges\tmurmur_modularity\tmurmur_nmi\tmurmur_cpu_seconds\t\
          murmur_communities\tmurmur_iterations\tdisconnected\tedges_per_cpu_s\t\
          first_idle_modularity\tfirst_idle_nmi\tfirst_idle_cpu_seconds\tfirst_idle_iterations"
@@ -154,7 +158,7 @@ fn evaluate_lfr(directory: &Path) -> Result<(), String> {
         let murmur = run_lfr_seeds(&graph, &truth, LFR_PATIENCE);
         let first_idle = run_lfr_seeds(&graph, &truth, 0);
         let mu = stem.trim_start_matches("lfr_mu");
-        println!(
+        report!(
             "{mu}\t{}\t{}\t{:.6}\t{:.4}\t{:.4}\t{:.1}\t{:.1}\t{}\t{:.0}\t{:.6}\t{:.4}\t{:.4}\t{:.1}",
             graph.node_count(),
             graph.edge_count(),
@@ -209,7 +213,7 @@ fn evaluate_speed(edge_target: usize, edges_file: Option<&str>) -> Result<(), St
     cpu_seconds.sort_by(f64::total_cmp);
     let rate = |seconds: f64| graph.edge_count() as f64 / seconds;
     let median = cpu_seconds[SPEED_RUNS / 2];
-    println!(
+    report!(
         "static: nodes={} edges={} runs={SPEED_RUNS} cpu_seconds_median={median:.4} edges_per_cpu_s={:.0} \
          edges_per_cpu_s_min={:.0} edges_per_cpu_s_max={:.0} modularity={:.4} nmi={:.4} iterations={} \
          communities={} disconnected={}",
@@ -238,7 +242,7 @@ fn evaluate_speed(edge_target: usize, edges_file: Option<&str>) -> Result<(), St
     let (recomputed, _, recompute_seconds) = timed(|| optimiser.run(&updated));
     let warm_start = WarmStart { initial_membership: &cold.membership, touched_nodes: &touched };
     let (incremental, _, incremental_seconds) = timed(|| optimiser.run_warm(&updated, &warm_start));
-    println!(
+    report!(
         "incremental: new_edges=1000 recompute_cpu_seconds={recompute_seconds:.4} \
          incremental_cpu_seconds={incremental_seconds:.4} \
          speedup={:.1}x recompute_modularity={:.4} incremental_modularity={:.4} nmi_incremental_vs_previous={:.4} \
@@ -300,7 +304,7 @@ fn evaluate_memory(actor_count: usize, edge_count: usize) -> Result<(), String> 
     let snapshot_seconds = started.elapsed().as_secs_f64();
     let csr_bytes = snapshot.graph.memory_bytes();
     let mib = |bytes: usize| bytes as f64 / (1024.0 * 1024.0);
-    println!(
+    report!(
         "memory: actors={} interactions={interaction_count} rejected={rejected} live_pairs={} \
          fill_seconds={fill_seconds:.1} graph_bytes={graph_bytes} ({:.0} MiB, {:.1} bytes/pair) \
          snapshot_seconds={snapshot_seconds:.2} csr_bytes={csr_bytes} \
@@ -317,7 +321,7 @@ fn evaluate_memory(actor_count: usize, edge_count: usize) -> Result<(), String> 
     let mut optimiser = Leiden::new(LeidenConfig::default());
     let (outcome, _, leiden_cpu_seconds) = timed(|| optimiser.run(&snapshot.graph));
     let leiden_bytes = optimiser.memory_bytes();
-    println!(
+    report!(
         "leiden: cpu_seconds={leiden_cpu_seconds:.2} edges_per_cpu_s={:.0} communities={} iterations={} \
          workspace_bytes={leiden_bytes} ({:.0} MiB, {:.2}x the snapshot) peak_rss={}",
         snapshot.graph.edge_count() as f64 / leiden_cpu_seconds.max(1e-9),

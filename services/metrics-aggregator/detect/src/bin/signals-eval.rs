@@ -5,8 +5,12 @@
 //! `cargo run --release -p murmur-detect --bin signals-eval -- [--seed N] [--buckets N] [--planted N]
 //! [--background N] [--filler N]`
 
+mod shared;
+
 use murmur_detect::signals::synthetic::{evaluate, SyntheticStreamConfig};
 use murmur_detect::signals::SignalConfig;
+
+use shared::report;
 
 fn main() {
     let mut stream = SyntheticStreamConfig::default();
@@ -28,7 +32,7 @@ fn main() {
         }
         index += 2;
     }
-    println!(
+    report!(
         "stream: {} buckets, {} channels, {} background terms (means {:?}/bucket), {} filler posts/bucket, \
          {} planted terms (rate {} x{}/bucket, +1 channel every {} buckets)",
         stream.buckets,
@@ -52,7 +56,7 @@ fn main() {
         } else {
             delays.iter().map(|delay| f64::from(*delay)).sum::<f64>() / delays.len() as f64
         };
-        println!(
+        report!(
             "seed {seed}: precision {:.3} recall {:.3} ({}/{} planted, {} weak-signal terms); delay onset→detection \
              mean {:.1} buckets, min {:?}, max {:?}, delays {:?}; posts of the term at detection {:?}; \
              background false positives {} {:?}; {} posts, {:.0} posts/s; tracked terms {}, state {:.1} MiB",
@@ -74,7 +78,7 @@ fn main() {
             report.memory_bytes as f64 / (1024.0 * 1024.0)
         );
         for detail in &report.background_false_positive_details {
-            println!("  false positive: {detail}");
+            report!("  false positive: {detail}");
         }
     }
 }

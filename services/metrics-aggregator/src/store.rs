@@ -150,13 +150,13 @@ impl RecentAuthors {
         self.authors.get(post_id).map(|author| &**author)
     }
 
-    fn record(&mut self, posts: impl IntoIterator<Item = (String, String)>) {
+    fn record<'a>(&mut self, posts: impl IntoIterator<Item = (&'a str, &'a str)>) {
         for (post_id, author) in posts {
             if self.authors.len() >= self.capacity {
                 self.authors.clear();
                 self.interned.clear();
             }
-            let shared = match self.interned.get(author.as_str()) {
+            let shared = match self.interned.get(author) {
                 Some(shared) => Arc::clone(shared),
                 None => {
                     let shared: Arc<str> = Arc::from(author);
@@ -164,7 +164,7 @@ impl RecentAuthors {
                     shared
                 }
             };
-            self.authors.insert(post_id.into_boxed_str(), shared);
+            self.authors.insert(Box::from(post_id), shared);
         }
     }
 }
@@ -207,8 +207,6 @@ struct Written {
     /// Actors sent to the upsert, and the rows it inserted or updated (see [`ActorBounds::record_batch`]).
     actors_sent: Vec<(String, (TimestampMs, TimestampMs))>,
     actors_written: Vec<(String, (TimestampMs, TimestampMs))>,
-    /// `(post id, author)` of the posts the batch stored for the first time.
-    authors: Vec<(String, String)>,
 }
 
 /// The batch's posts, one per id, the latest observation winning (Postgres refuses to upsert a
@@ -379,7 +377,11 @@ impl Store {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .record_batch(written.actors_sent, written.actors_written);
-        self.recent_authors.lock().unwrap_or_else(std::sync::PoisonError::into_inner).record(written.authors);
+        // The new posts carry their id and author as stored in `posts`.
+        self.recent_authors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .record(written.batch.new_posts.iter().map(|post| (post.id.as_str(), post.author.as_str())));
         written.batch
     }
 
@@ -590,16 +592,10 @@ impl Store {
         }
         insert_rows(transaction, mode, "interactions", "post_id, target_id, kind, source_id, created_at", edge_rows)
             .await?;
-        // As stored in `posts`.
-        let authors: Vec<(String, String)> = new_rows
-            .iter()
-            .filter_map(|item| item.post.as_ref().map(|post| (post.id.clone(), post.author_id.clone())))
-            .collect();
         Ok(Written {
             batch: StoredBatch { new_posts, late_replies, max_seq, duplicates, copied: false },
             actors_sent: actors,
             actors_written: written_actors,
-            authors,
         })
     }
 
@@ -1160,15 +1156,14 @@ mod tests {
     #[test]
     fn recent_authors_share_one_copy_of_an_author_and_start_over_when_full() {
         let mut recent = RecentAuthors { capacity: 3, ..RecentAuthors::default() };
-        let post = |id: &str, author: &str| (id.to_string(), author.to_string());
-        recent.record([post("p1", "alice"), post("p2", "bob"), post("p3", "alice")]);
+        recent.record([("p1", "alice"), ("p2", "bob"), ("p3", "alice")]);
         assert_eq!(recent.get("p1"), Some("alice"));
         assert_eq!(recent.get("p2"), Some("bob"));
         assert_eq!(recent.get("p9"), None);
         assert_eq!(recent.interned.len(), 2, "one copy per author");
         assert!(std::ptr::eq(recent.get("p1").unwrap(), recent.get("p3").unwrap()), "the same allocation");
         // The fourth entry starts over: only it is left, and the interned authors went with the rest.
-        recent.record([post("p4", "carol")]);
+        recent.record([("p4", "carol")]);
         assert_eq!(recent.get("p1"), None);
         assert_eq!(recent.get("p4"), Some("carol"));
         assert_eq!((recent.authors.len(), recent.interned.len()), (1, 1));
